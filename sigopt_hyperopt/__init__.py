@@ -1,0 +1,32 @@
+"""SigOpt's Bayesian optimizer as a hyperopt search algorithm.
+
+``fmin(fn, space, algo=sigopt_suggest, ...)`` works with any hyperopt space, with SigOpt's
+optimizer embedded in the process by default, or a hosted/self-hosted SigOpt server when
+``SIGOPT_API_TOKEN`` is set.
+"""
+
+from .algo import sigopt_suggest
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    EngineError,
+    SearchMismatchError,
+    SigOptHyperoptError,
+    UnsupportedSpaceError,
+)
+from .space import TranslatedSpace, translate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "EngineError",
+    "SearchMismatchError",
+    "SigOptHyperoptError",
+    "TranslatedSpace",
+    "UnsupportedSpaceError",
+    "sigopt_suggest",
+    "translate",
+    "__version__",
+]

@@ -1,0 +1,179 @@
+"""SigOpt's open-source optimizer (libsigopt, through sigoptlite's building blocks) in this process.
+
+sigoptlite's own driver serves one open suggestion at a time and refuses ``parallel_bandwidth != 1``.
+This engine composes the same pieces differently: it asks libsigopt's views for ``count`` points at
+once and passes the pending points as ``points_being_sampled``, so parallel workers get distinct
+points that avoid what is already being evaluated (libsigopt's constant-liar parallelism).
+
+It is a pure function of (space, finished results, pending points, seed): nothing is carried from
+one call to the next, so a restarted driver rebuilds it from the trials and gets the same answers.
+libsigopt draws from numpy's global random state; every call seeds it and restores the caller's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Iterator, Sequence
+
+import numpy as np
+from libsigopt.aux.adapter_info_containers import PointsContainer
+from libsigopt.aux.constant import (
+    DEFAULT_USE_SPE_AFTER_THIS_MANY_OBSERVATIONS,
+    DEFAULT_USE_SPE_BEYOND_THIS_MANY_DIMENSIONS,
+    PARALLEL_CONSTANT_LIAR,
+)
+from libsigopt.aux.errors import SigoptComputeError
+from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical
+from libsigopt.views.rest.random_search_next_points import RandomSearchNextPoints
+from libsigopt.views.rest.spe_next_points import SPENextPoints
+from sigoptlite.builders import LocalExperimentBuilder, LocalObservationBuilder
+from sigoptlite.models import LocalObservation, LocalSuggestion
+from sigoptlite.sources import BaseOptimizationSource, GPSource
+
+from . import _compat  # noqa: F401  (before libsigopt runs)
+from .engine import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
+from .errors import UnsupportedSpaceError
+from .space import Assignments, TranslatedSpace
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_EXPERIMENT_ID = "embedded"
+
+
+@contextlib.contextmanager
+def isolated_numpy_random(seed: int) -> Iterator[None]:
+    """Seed numpy's global generator for libsigopt, then give the caller back its own state."""
+    saved = np.random.get_state()
+    np.random.seed(int(seed) % (2**32))
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
+
+
+class EmbeddedEngine(Engine):
+    """libsigopt in process; no account, no network."""
+
+    kind = "embedded"
+
+    def __init__(self, space: TranslatedSpace, *, name: str = "hyperopt search", observation_budget: int | None = None):
+        spec = experiment_spec(space, name=name, observation_budget=observation_budget, parallel_bandwidth=1)
+        spec.pop("metadata")
+        try:
+            self._experiment = LocalExperimentBuilder(spec)
+        except ValueError as error:
+            raise UnsupportedSpaceError(None, f"SigOpt's validator refused it: {error}") from error
+        self._observations: list[LocalObservation] = []
+        self._cache: dict[tuple, LocalObservation] = {}
+
+    @property
+    def experiment_id(self) -> str:
+        return EMBEDDED_EXPERIMENT_ID
+
+    @property
+    def observation_count(self) -> int:
+        return len(self._observations)
+
+    def sync(self, observations: Sequence[Observation]) -> None:
+        # Observations are immutable records; converting one is the costly part, so keep the last
+        # conversions (a cache of a pure function, not state that changes answers).
+        cache = {}
+        for o in observations:
+            key = (o.key, o.value, o.value_stddev, o.failed)
+            cache[key] = self._cache.get(key) or self._local_observation(o)
+        self._cache = cache
+        self._observations = list(cache.values())
+
+    def suggest(self, count: int, pending: Sequence[Assignments], seed: int) -> list[Suggestion]:
+        if count <= 0:
+            return []
+        with isolated_numpy_random(seed):
+            if self._in_initialization_phase():
+                points = self._random_points(count)
+            else:
+                try:
+                    points = self._model_points(count, pending)
+                except SigoptComputeError as error:
+                    logger.warning("SigOpt's model failed (%s); suggesting random points this time", error)
+                    points = []
+                if len(points) < count:  # a small discrete space can run out of distinct points
+                    points += self._random_points(count - len(points))
+        return [Suggestion(assignments=a) for a in points]
+
+    # -- the phases, as SigOpt's broker chooses them ------------------------------------------
+
+    def _in_initialization_phase(self) -> bool:
+        valid = sum(1 for o in self._observations if not o.failed)
+        return valid <= max(2 * self._experiment.dimension, 4)
+
+    def _uses_spe(self) -> bool:
+        return (
+            self._experiment.dimension > DEFAULT_USE_SPE_BEYOND_THIS_MANY_DIMENSIONS
+            or len(self._observations) > DEFAULT_USE_SPE_AFTER_THIS_MANY_OBSERVATIONS
+        )
+
+    def _random_points(self, count: int) -> list[Assignments]:
+        source = BaseOptimizationSource(self._experiment)
+        view_input = {
+            "domain_info": source.form_domain_info(source.experiment),
+            "num_to_sample": count,
+            "tag": {},
+            "task_options": [],
+        }
+        response = source.call_libsigopt_views(RandomSearchNextPoints, view_input)
+        return self._assignments(source, response["points_to_sample"])
+
+    def _model_points(self, count: int, pending: Sequence[Assignments]) -> list[Assignments]:
+        if self._uses_spe():
+            source = BaseOptimizationSource(self._experiment)
+            view, model_info = SPENextPoints, None
+        else:
+            source = GPSource(self._experiment)
+            hyperparameters = source.update_hyperparameters(self._observations, None)
+            view, model_info = GpNextPointsCategorical, source.form_gp_model_info(self._observations, hyperparameters)
+        experiment = source.experiment
+        points_sampled = source.make_points_sampled(experiment, self._observations)
+        being_sampled = np.array([source.get_point_from_assignments(experiment, a) for a in pending])
+        view_input = {
+            "domain_info": source.form_domain_info(experiment),
+            "num_to_sample": count,
+            "points_sampled": points_sampled,
+            "points_being_sampled": PointsContainer(points=being_sampled),
+            "tag": {},
+            "metrics_info": source.form_metrics_info(experiment, points_sampled),
+            "task_options": [],
+        }
+        if model_info is not None:
+            view_input["model_info"] = model_info
+            view_input["parallelism"] = PARALLEL_CONSTANT_LIAR
+        response = source.call_libsigopt_views(view, view_input)
+        return self._assignments(source, response["points_to_sample"])
+
+    def _assignments(self, source: BaseOptimizationSource, points: Sequence[Sequence[float]]) -> list[Assignments]:
+        assignments = []
+        for point in points:
+            raw = source.make_assignments_from_point(source.experiment, [float(x) for x in point])
+            suggestion = source.remove_transformations_from_source_suggestion(LocalSuggestion(assignments=raw))
+            assignments.append(self._on_grid(dict(suggestion.assignments)))
+        return assignments
+
+    def _on_grid(self, assignments: Assignments) -> Assignments:
+        """Undo float round-off from the log transformation (10**log10(191) is not 191.0)."""
+        for parameter in self._experiment.parameters:
+            if parameter.grid and parameter.name in assignments:
+                value = assignments[parameter.name]
+                assignments[parameter.name] = min(parameter.grid, key=lambda g: abs(g - value))
+        return assignments
+
+    def _local_observation(self, observation: Observation) -> LocalObservation:
+        values = None
+        if not observation.failed:
+            metric = {"name": METRIC_NAME, "value": float(observation.value)}
+            if observation.value_stddev:
+                metric["value_stddev"] = float(observation.value_stddev)
+            values = [metric]
+        return LocalObservationBuilder(
+            {"assignments": dict(observation.assignments), "values": values, "failed": observation.failed, "task": None},
+            experiment=self._experiment,
+        )

@@ -1,0 +1,94 @@
+"""The one small interface between the algorithm and SigOpt, and the records that cross it.
+
+Two implementations: :class:`~sigopt_hyperopt.embedded.EmbeddedEngine` (SigOpt's open-source
+optimizer in this process, the default) and :class:`~sigopt_hyperopt.remote.RemoteEngine` (the
+``sigopt`` client over HTTP, for hosted SigOpt or a self-hosted sigopt-server).
+
+Nothing here knows about hyperopt: an engine sees SigOpt assignments, finished results and
+pending points, never trial documents.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .space import Assignments, TranslatedSpace
+
+METRIC_NAME = "loss"
+"""hyperopt minimizes a loss; the SigOpt experiment has one metric of this name, minimized."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A finished evaluation, in SigOpt's terms.
+
+    ``key`` identifies it for exactly-once reporting (the hyperopt trial id).  ``failed`` covers
+    ``STATUS_FAIL``, exceptions and non-finite losses; then ``value`` is None.
+    """
+
+    key: int
+    assignments: Assignments
+    value: float | None
+    value_stddev: float | None = None
+    failed: bool = False
+    suggestion_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A point to evaluate; ``id`` is SigOpt's suggestion id (None for the embedded engine)."""
+
+    assignments: Assignments
+    id: str | None = None
+
+
+class Engine(abc.ABC):
+    """Create or attach an experiment, learn finished results, suggest points given pending ones."""
+
+    kind: str = "abstract"
+
+    @property
+    @abc.abstractmethod
+    def experiment_id(self) -> str:
+        """The experiment this engine serves, as stored in the trials."""
+
+    @abc.abstractmethod
+    def sync(self, observations: Sequence[Observation]) -> None:
+        """Make the engine know exactly these finished evaluations.
+
+        Called with *every* finished evaluation each time; an engine that keeps durable state
+        (the remote one) sends only those it has not recorded yet, so each is reported exactly once.
+        """
+
+    @abc.abstractmethod
+    def suggest(self, count: int, pending: Sequence[Assignments], seed: int) -> list[Suggestion]:
+        """``count`` new points that account for the ``pending`` ones (queued or running)."""
+
+    def release(self, suggestion_ids: Sequence[str]) -> None:
+        """Forget suggestions whose trials were abandoned; only remote experiments hold any."""
+
+
+def experiment_spec(
+    space: TranslatedSpace,
+    *,
+    name: str,
+    observation_budget: int | None = None,
+    parallel_bandwidth: int | None = None,
+) -> dict[str, Any]:
+    """The SigOpt experiment-create body for a translated space."""
+    spec: dict[str, Any] = {
+        "name": name,
+        "parameters": space.sigopt_parameters,
+        "metrics": [{"name": METRIC_NAME, "objective": "minimize"}],
+        "metadata": {"created_by": "sigopt-hyperopt", "space_fingerprint": space.fingerprint()},
+    }
+    if space.sigopt_conditionals:
+        spec["conditionals"] = space.sigopt_conditionals
+    if observation_budget is not None:
+        spec["observation_budget"] = int(observation_budget)
+    if parallel_bandwidth is not None:
+        spec["parallel_bandwidth"] = int(parallel_bandwidth)
+    return spec

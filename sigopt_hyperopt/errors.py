@@ -1,0 +1,41 @@
+"""The package's own exceptions.
+
+Every error a user can cause (a space SigOpt cannot express, a wrong token, a missing optional
+dependency, a trials store that belongs to another search) is one of these, with a message that
+says what to do.  Catch :class:`SigOptHyperoptError` to catch them all.
+"""
+
+from __future__ import annotations
+
+
+class SigOptHyperoptError(Exception):
+    """Base class of every error raised on purpose by sigopt-hyperopt."""
+
+
+class UnsupportedSpaceError(SigOptHyperoptError, ValueError):
+    """A hyperopt space (or one label of it) that SigOpt cannot express.
+
+    Raised while translating the space, before any evaluation runs.
+    """
+
+    def __init__(self, label: str | None, reason: str) -> None:
+        self.label = label
+        self.reason = reason
+        where = f"hyperparameter {label!r}" if label is not None else "the search space"
+        super().__init__(f"SigOpt cannot express {where}: {reason}")
+
+
+class ConfigurationError(SigOptHyperoptError, ValueError):
+    """The algorithm was configured in a way that cannot work (bad option, missing dependency)."""
+
+
+class SearchMismatchError(SigOptHyperoptError):
+    """The trials store (or a given experiment) belongs to a different search space."""
+
+
+class EngineError(SigOptHyperoptError):
+    """The optimizer (embedded or remote) failed in a way the user has to act on."""
+
+
+class AuthenticationError(EngineError):
+    """SigOpt rejected the API token."""
