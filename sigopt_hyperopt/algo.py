@@ -96,7 +96,7 @@ def sigopt_suggest(
     session = _session(trials, domain, options)
     if not new_ids:
         return []
-    observations, pending, abandoned = _classify(trials.trials, session)
+    observations, pending, abandoned = _classify(all_trial_docs(trials), session)
     stale = [s for s in abandoned if s not in session.released]
     if stale:
         session.engine.release(stale)
@@ -223,6 +223,22 @@ def _check_experiment_matches(space: TranslatedSpace, experiment: Any) -> None:
             f"SigOpt experiment {experiment.id} does not match the space: missing {missing}, "
             f"unexpected {extra}, different type {retyped}."
         )
+
+
+def all_trial_docs(trials: Any) -> list[dict]:
+    """Every trial of this search, errors included.
+
+    ``trials.trials`` hides trials in the ERROR state (hyperopt keeps them only in
+    ``_dynamic_trials``), but an evaluation that raised must still reach SigOpt as a failure.
+    A trials class of this package provides ``all_trial_docs()``; hyperopt's ``Trials`` keeps them in
+    ``_dynamic_trials``.
+    """
+    if hasattr(trials, "all_trial_docs"):
+        return trials.all_trial_docs()
+    if hasattr(trials, "_dynamic_trials"):
+        exp_key = getattr(trials, "_exp_key", None)
+        return [doc for doc in trials._dynamic_trials if exp_key is None or doc.get("exp_key") == exp_key]
+    return list(trials.trials)
 
 
 def _classify(docs: Sequence[dict], session: _Session) -> tuple[list[Observation], list[Assignments], list[str]]:

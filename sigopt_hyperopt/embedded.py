@@ -64,6 +64,7 @@ class EmbeddedEngine(Engine):
             self._experiment = LocalExperimentBuilder(spec)
         except ValueError as error:
             raise UnsupportedSpaceError(None, f"SigOpt's validator refused it: {error}") from error
+        self._known: tuple[Observation, ...] = ()
         self._observations: list[LocalObservation] = []
         self._cache: dict[tuple, LocalObservation] = {}
 
@@ -72,8 +73,9 @@ class EmbeddedEngine(Engine):
         return EMBEDDED_EXPERIMENT_ID
 
     @property
-    def observation_count(self) -> int:
-        return len(self._observations)
+    def observations(self) -> tuple[Observation, ...]:
+        """The finished evaluations the engine currently knows (what the last ``sync`` gave it)."""
+        return self._known
 
     def sync(self, observations: Sequence[Observation]) -> None:
         # Observations are immutable records; converting one is the costly part, so keep the last
@@ -83,6 +85,7 @@ class EmbeddedEngine(Engine):
             key = (o.key, o.value, o.value_stddev, o.failed)
             cache[key] = self._cache.get(key) or self._local_observation(o)
         self._cache = cache
+        self._known = tuple(observations)
         self._observations = list(cache.values())
 
     def suggest(self, count: int, pending: Sequence[Assignments], seed: int) -> list[Suggestion]:

@@ -1,0 +1,183 @@
+"""The space translator: hp expressions -> SigOpt parameters and conditionals, and values back."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hyperopt import hp, space_eval
+from hyperopt.base import Domain
+from hyperopt.pyll_utils import expr_to_config
+
+from sigopt_hyperopt import UnsupportedSpaceError, translate
+from sigopt_hyperopt.embedded import EmbeddedEngine
+from sigopt_hyperopt.space import MAX_GRID_SIZE, NORMAL_BOUND_SIGMAS
+
+from .spaces import EVERY_KIND, spaces
+
+
+def by_name(translated):
+    return {p["name"]: p for p in translated.sigopt_parameters}
+
+
+def test_every_distribution_maps_to_the_documented_sigopt_parameter():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        params = by_name(translate(EVERY_KIND))
+
+    assert params["uniform"] == {"name": "uniform", "type": "double", "bounds": {"min": -2.0, "max": 3.0}}
+    assert params["quniform"]["type"] == "int" and params["quniform"]["bounds"] == {"min": 1, "max": 20}
+    assert params["loguniform"]["transformation"] == "log"
+    assert params["loguniform"]["bounds"]["min"] == pytest.approx(1e-4)
+    assert params["qloguniform"]["grid"][:3] == [1.0, 2.0, 3.0] and params["qloguniform"]["grid"][-1] == 2000.0
+    assert params["qloguniform"]["transformation"] == "log"
+    assert params["normal"]["prior"] == {"name": "normal", "mean": 1.0, "scale": 2.0}
+    assert params["normal"]["bounds"] == {"min": 1.0 - NORMAL_BOUND_SIGMAS * 2, "max": 1.0 + NORMAL_BOUND_SIGMAS * 2}
+    assert params["qnormal"] == {"name": "qnormal", "type": "int", "bounds": {"min": -12, "max": 12}}
+    assert params["lognormal"]["transformation"] == "log" and "prior" not in params["lognormal"]
+    assert params["qlognormal"]["grid"][0] == 2.0 and all(v % 2 == 0 for v in params["qlognormal"]["grid"])
+    assert params["randint1"]["bounds"] == {"min": 0, "max": 4}
+    assert params["randint2"]["bounds"] == {"min": 3, "max": 8}
+    assert params["uniformint"]["bounds"] == {"min": 1, "max": 20}
+    assert [c["name"] for c in params["activation"]["categorical_values"]] == ["relu", "tanh", "gelu"]
+    assert [c["name"] for c in params["batch"]["categorical_values"]] == ["0", "1", "2"]
+
+
+def test_nested_choices_become_conditionals_conditioned_on_every_enclosing_branch():
+    translated = translate(EVERY_KIND)
+    assert {c["name"]: c["values"] for c in translated.sigopt_conditionals} == {
+        "model": ["0", "1"],
+        "tree_kind": ["0", "1"],
+    }
+    params = by_name(translated)
+    assert params["svm_C"]["conditions"] == {"model": ["0"]}
+    assert params["kernel"]["conditions"] == {"model": ["0"]}
+    assert params["tree_depth"]["conditions"] == {"model": ["1"], "tree_kind": ["0"]}
+    assert params["forest_n"]["conditions"] == {"model": ["1"], "tree_kind": ["1"]}
+    assert "conditions" not in params["uniform"]
+
+
+def test_a_choice_with_an_empty_branch_stays_categorical_because_sigopt_needs_a_parameter_per_branch():
+    space = hp.choice("clf", [{"kind": "svm", "C": hp.loguniform("C", -3, 3)}, {"kind": "naive_bayes"}])
+    translated = translate(space)
+    assert translated.sigopt_conditionals == []
+    assert by_name(translated)["clf"]["type"] == "categorical"
+    assert translated.to_hyperopt({"clf": "1", "C": 1.0}) == {"clf": 1}
+    assert translated.to_hyperopt({"clf": "0", "C": 1.0}) == {"clf": 0, "C": 1.0}
+
+
+def test_pchoice_warns_and_keeps_its_options():
+    with pytest.warns(UserWarning, match="probabilities"):
+        translated = translate({"w": hp.pchoice("w", [(0.1, "x"), (0.9, "y")])})
+    assert [c["name"] for c in by_name(translated)["w"]["categorical_values"]] == ["x", "y"]
+
+
+def test_single_valued_labels_are_fixed_and_never_sent_to_sigopt():
+    translated = translate({"one": hp.choice("one", ["only"]), "x": hp.uniform("x", 0, 1), "r": hp.randint("r", 1)})
+    assert list(by_name(translated)) == ["x"]
+    assert translated.to_hyperopt({"x": 0.5}) == {"one": 0, "r": 0, "x": 0.5}
+
+
+@pytest.mark.parametrize(
+    "space, label, reason",
+    [
+        ({"a": hp.uniform("a", 0, 1), "b": hp.uniform("b", 0, hp.uniform("hi", 1, 2))}, "b", "depends on another"),
+        ({"q": hp.quniform("q", 0.1, 0.4, 0.5)}, "q", "no multiple of q"),
+        ({"n": hp.normal("n", 0, 0)}, "n", "sigma must be positive"),
+        ({"x" * 101: hp.uniform("x" * 101, 0, 1)}, "x" * 101, "1 to 100 characters"),
+        ({"e": hp.lognormal("e", 500, 100)}, "e", "outside the range"),
+    ],
+)
+def test_what_sigopt_cannot_express_is_refused_with_the_label_named(space, label, reason):
+    with pytest.raises(UnsupportedSpaceError, match=reason) as raised:
+        translate(space)
+    assert raised.value.label == label
+    assert repr(label) in str(raised.value)
+
+
+def test_a_space_without_hyperparameters_is_refused():
+    with pytest.raises(UnsupportedSpaceError, match="no hyperparameters"):
+        translate({"a": 1, "b": [2, 3]})
+
+
+def test_long_quantized_log_ranges_are_log_thinned_to_the_grid_limit():
+    params = by_name(translate({"n": hp.qloguniform("n", 0, np.log(1e6), 1)}))
+    grid = params["n"]["grid"]
+    assert len(grid) <= MAX_GRID_SIZE
+    assert grid[:5] == [1.0, 2.0, 3.0, 4.0, 5.0] and grid[-1] == 1e6
+    assert all(float(v).is_integer() for v in grid)
+
+
+def test_values_from_other_sources_are_moved_to_the_nearest_value_sigopt_accepts():
+    translated = translate(EVERY_KIND)
+    vals = {"uniform": 99.0, "quniform": 3.4, "qloguniform": 12.4, "normal": -50.0, "model": 1, "tree_kind": 1,
+            "forest_frac": 0.5, "forest_n": 57.0, "activation": 2, "batch": 0, "weighted": 1, "qnormal": 2.0,
+            "randint1": 3, "randint2": 4, "uniformint": 7.0, "lognormal": 1.0, "qlognormal": 8.0, "loguniform": 0.01}
+    assignments = translated.to_sigopt(vals)
+    assert assignments["uniform"] == 3.0
+    assert assignments["quniform"] == 7  # 7 * 0.5 = 3.5, the nearest multiple
+    assert assignments["qloguniform"] == 12.0
+    assert assignments["normal"] == 1.0 - NORMAL_BOUND_SIGMAS * 2
+    assert assignments["model"] == "1" and assignments["tree_kind"] == "1" and assignments["activation"] == "gelu"
+    assert assignments["forest_n"] == 6  # 60 / 10
+    assert "svm_C" not in assignments and "tree_depth" not in assignments
+
+
+def _hyperopt_is_active(conditions, choices) -> bool:
+    """hyperopt's own activity rule (from expr_to_config), as an independent oracle."""
+    return any(all(choices.get(c.name) == c.val for c in conjunction) for conjunction in conditions)
+
+
+def _check_in_support(node, value) -> None:
+    args = {k: v.obj for k, v in node.arg.items() if hasattr(v, "obj")}
+    name = node.name
+    if name in ("uniform", "quniform"):
+        assert args["low"] - 1e-9 <= value <= args["high"] + 1e-9
+    if name in ("loguniform", "qloguniform"):
+        assert math.exp(args["low"]) * (1 - 1e-9) <= value <= math.exp(args["high"]) * (1 + 1e-9)
+    if name in ("lognormal", "qlognormal"):
+        assert value > 0
+    if name.startswith("q"):
+        assert abs(value / args["q"] - round(value / args["q"])) < 1e-6
+        assert isinstance(value, float)
+    if name == "randint":
+        low, high = (0, args["low"]) if args.get("high") is None else (args["low"], args["high"])
+        assert isinstance(value, int) and low <= value < high
+    if name == "categorical":
+        assert isinstance(value, int)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(space=spaces)
+def test_random_spaces_translate_and_sigopt_points_are_valid_hyperopt_trials(space):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        translated = translate(space)
+    domain = Domain(lambda _: 0.0, space)
+    config: dict = {}
+    expr_to_config(domain.expr, None, config)
+    engine = EmbeddedEngine(translated)
+    for tid, suggestion in enumerate(engine.suggest(8, [], seed=tid_seed(space))):
+        idxs, vals = translated.to_idxs_vals(suggestion.assignments, tid)
+        assert set(vals) == set(domain.params)
+        chosen = {label: v[0] for label, v in vals.items() if v}
+        for label, info in config.items():
+            active = _hyperopt_is_active(info["conditions"], chosen)
+            assert bool(vals[label]) == active, (label, suggestion.assignments)
+            assert idxs[label] == ([tid] if active else [])
+            if active:
+                node = info["node"]
+                if node.name == "randint" and label in {l for l in config if translated[l].is_choice}:
+                    assert 0 <= vals[label][0] < len(translated[label].categories)
+                else:
+                    _check_in_support(node, vals[label][0])
+        space_eval(space, chosen)  # hyperopt accepts the point
+        # and the way back gives SigOpt the same point
+        assert translated.to_hyperopt(translated.to_sigopt(vals)) == chosen
+
+
+def tid_seed(space) -> int:
+    return len(repr(space)) % 1000
