@@ -147,7 +147,7 @@ def open_engine(space: TranslatedSpace, ledger: TrialsLedger, options: SearchOpt
     connection = _resolve_connection(options.connection, record)
     name = options.name or DEFAULT_NAME
     if connection == "embedded":
-        engine: Engine = EmbeddedEngine(space, name=name, observation_budget=options.observation_budget)
+        engine: Engine = EmbeddedEngine.for_space(space, name=name, observation_budget=options.observation_budget)
         if record is None or record.engine != "embedded":
             ledger.save(SearchRecord("embedded", engine.experiment_id, fingerprint))
         return engine

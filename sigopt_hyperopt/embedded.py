@@ -57,16 +57,25 @@ class EmbeddedEngine(Engine):
 
     kind = "embedded"
 
-    def __init__(self, space: TranslatedSpace, *, name: str = "hyperopt search", observation_budget: int | None = None):
-        spec = experiment_spec(space, name=name, observation_budget=observation_budget, parallel_bandwidth=1)
-        spec.pop("metadata")
+    def __init__(self, spec: dict) -> None:
+        """An engine for a SigOpt experiment-create body (see :func:`~sigopt_hyperopt.engine.experiment_spec`)."""
+        # sigoptlite's validator only accepts parallel_bandwidth 1; this engine does the parallelism itself.
+        allowed = ("name", "parameters", "metrics", "conditionals", "observation_budget")
+        local_spec = {key: value for key, value in spec.items() if key in allowed}
+        local_spec["parallel_bandwidth"] = 1
         try:
-            self._experiment = LocalExperimentBuilder(spec)
+            self._experiment = LocalExperimentBuilder(local_spec)
         except ValueError as error:
             raise UnsupportedSpaceError(None, f"SigOpt's validator refused it: {error}") from error
         self._known: tuple[Observation, ...] = ()
         self._observations: list[LocalObservation] = []
         self._cache: dict[tuple, LocalObservation] = {}
+
+    @classmethod
+    def for_space(
+        cls, space: TranslatedSpace, *, name: str = "hyperopt search", observation_budget: int | None = None
+    ) -> "EmbeddedEngine":
+        return cls(experiment_spec(space, name=name, observation_budget=observation_budget))
 
     @property
     def experiment_id(self) -> str:

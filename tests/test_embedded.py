@@ -18,7 +18,7 @@ def branin(x: float, y: float) -> float:
 
 
 def observed_engine(count: int = 12) -> tuple[EmbeddedEngine, list[Observation]]:
-    engine = EmbeddedEngine(translate(BRANIN_SPACE))
+    engine = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
     rng = np.random.default_rng(3)
     observations = []
     for key in range(count):
@@ -56,7 +56,7 @@ def test_same_inputs_and_seed_give_the_same_points_and_leave_numpy_state_alone()
     first = engine.suggest(3, [observations[0].assignments], seed=7)
     assert (np.random.get_state()[1] == before).all()
 
-    rebuilt = EmbeddedEngine(translate(BRANIN_SPACE))
+    rebuilt = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
     rebuilt.sync(observations)
     assert rebuilt.suggest(3, [observations[0].assignments], seed=7) == first
     assert rebuilt.suggest(3, [observations[0].assignments], seed=8) != first
@@ -73,7 +73,7 @@ def test_failed_observations_are_learned_without_breaking_the_model():
 
 
 def test_a_small_discrete_space_still_gets_as_many_points_as_asked():
-    engine = EmbeddedEngine(translate({"a": hp.choice("a", ["p", "q"]), "b": hp.randint("b", 2)}))
+    engine = EmbeddedEngine.for_space(translate({"a": hp.choice("a", ["p", "q"]), "b": hp.randint("b", 2)}))
     observations = [
         Observation(key=i, assignments={"a": "pq"[i % 2], "b": (i // 2) % 2}, value=float(i)) for i in range(8)
     ]

@@ -159,7 +159,7 @@ def test_random_spaces_translate_and_sigopt_points_are_valid_hyperopt_trials(spa
     domain = Domain(lambda _: 0.0, space)
     config: dict = {}
     expr_to_config(domain.expr, None, config)
-    engine = EmbeddedEngine(translated)
+    engine = EmbeddedEngine.for_space(translated)
     for tid, suggestion in enumerate(engine.suggest(8, [], seed=tid_seed(space))):
         idxs, vals = translated.to_idxs_vals(suggestion.assignments, tid)
         assert set(vals) == set(domain.params)
