@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import urllib.parse
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -62,7 +63,7 @@ class SearchOptions:
 class _Session:
     """What one driver process holds for one trials object; all of it can be rebuilt from the store."""
 
-    domain_id: int
+    domain: Any
     options_key: tuple
     space: TranslatedSpace
     engine: Engine
@@ -128,9 +129,9 @@ def _session(trials: Any, domain: Any, options: SearchOptions) -> _Session:
     options_key = (options.name, options.project, options.observation_budget, options.parallel_bandwidth,
                    options.experiment_id, id(options.connection) if options.connection is not None else None)
     session = _sessions.get(trials)
-    if session is None or session.domain_id != id(domain) or session.options_key != options_key:
+    if session is None or session.domain is not domain or session.options_key != options_key:
         space = translate(domain)
-        session = _Session(id(domain), options_key, space, open_engine(space, TrialsLedger(trials), options))
+        session = _Session(domain, options_key, space, open_engine(space, TrialsLedger(trials), options))
         _sessions[trials] = session
     return session
 
@@ -154,7 +155,7 @@ def open_engine(space: TranslatedSpace, ledger: TrialsLedger, options: SearchOpt
 
     from .remote import RemoteEngine  # the HTTP client is only needed on this path
 
-    api_url = getattr(getattr(connection.impl, "driver", None), "api_url", None)
+    api_url = _without_credentials(getattr(getattr(connection.impl, "driver", None), "api_url", None))
     wanted = options.experiment_id or (record.experiment_id if record and record.engine == "remote" else None)
     if options.experiment_id and record and record.engine == "remote" and record.experiment_id != options.experiment_id:
         raise SearchMismatchError(
@@ -209,6 +210,16 @@ def _resolve_connection(connection: Any, record: SearchRecord | None) -> Any:
             "connection='embedded' (the default without a token): the 'lite' driver serves one point at a time."
         )
     return connection
+
+
+def _without_credentials(url: str | None) -> str | None:
+    """The store keeps the server's address for reference, never a user:password in it."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _check_experiment_matches(space: TranslatedSpace, experiment: Any) -> None:

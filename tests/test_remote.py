@@ -154,3 +154,17 @@ def test_no_suggestion_is_left_open_after_a_sequential_search(server):
     assert len(experiment.open_suggestions) == 1  # the last trial's, not yet reported
     assert experiment.max_open_suggestions == 1
     assert Counter(status for _, _, status in server.requests)[500] == 0
+
+
+def test_an_embedded_search_moves_to_a_server_when_a_token_is_set(server, monkeypatch):
+    from sigopt_hyperopt.algo import _sessions
+
+    monkeypatch.delenv("SIGOPT_API_TOKEN")
+    trials = Trials()
+    run(trials, 4)
+    assert server.experiments == {}
+    _sessions.pop(trials)
+    monkeypatch.setenv("SIGOPT_API_TOKEN", TOKEN)
+    run(trials, 7)
+    tids = reported_tids(the_experiment(server))
+    assert sorted(tids) == list(range(6))
