@@ -64,7 +64,7 @@ class _Session:
     """What one driver process holds for one trials object; all of it can be rebuilt from the store."""
 
     domain: Any
-    options_key: tuple
+    options: SearchOptions
     space: TranslatedSpace
     engine: Engine
     released: set[str] = field(default_factory=set)
@@ -126,12 +126,10 @@ def sigopt_suggest(
 
 
 def _session(trials: Any, domain: Any, options: SearchOptions) -> _Session:
-    options_key = (options.name, options.project, options.observation_budget, options.parallel_bandwidth,
-                   options.experiment_id, id(options.connection) if options.connection is not None else None)
     session = _sessions.get(trials)
-    if session is None or session.domain is not domain or session.options_key != options_key:
+    if session is None or session.domain is not domain or session.options != options:
         space = translate(domain)
-        session = _Session(domain, options_key, space, open_engine(space, TrialsLedger(trials), options))
+        session = _Session(domain, options, space, open_engine(space, TrialsLedger(trials), options))
         _sessions[trials] = session
     return session
 
