@@ -27,6 +27,24 @@ def _quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from .worker import WorkerOptions, run_worker
+
+    options = WorkerOptions(
+        mongo=args.mongo,
+        exp_key=args.exp_key,
+        poll_interval=args.poll_interval,
+        max_consecutive_failures=args.max_consecutive_failures,
+        max_jobs=args.max_jobs,
+        reserve_timeout=args.reserve_timeout,
+        workdir=args.workdir,
+        last_job_timeout=args.last_job_timeout,
+    )
+    done = run_worker(options)
+    print(f"worker finished {done} job(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sigopt-hyperopt", description="SigOpt's optimizer for hyperopt searches.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -37,12 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     quickstart.add_argument("--max-evals", type=int, default=30, help="number of evaluations (default 30)")
     quickstart.add_argument("--seed", type=int, default=0)
     quickstart.set_defaults(handler=_quickstart)
+
+    worker = commands.add_parser("worker", help="evaluate jobs from a MongoDB store (drop-in for hyperopt-mongo-worker)")
+    worker.add_argument("--mongo", required=True, help="host:port/db (user:password@host:port/db?authSource=admin)")
+    worker.add_argument("--exp-key", default=None, help="only take jobs of this experiment key")
+    worker.add_argument("--poll-interval", type=float, default=5.0, help="seconds between looks for a job")
+    worker.add_argument("--max-consecutive-failures", type=int, default=4)
+    worker.add_argument("--max-jobs", type=int, default=sys.maxsize)
+    worker.add_argument("--reserve-timeout", type=float, default=120.0, help="stop when no job comes for this long")
+    worker.add_argument("--workdir", default=None)
+    worker.add_argument("--last-job-timeout", type=float, default=None, help="take no new job after this many seconds")
+    worker.set_defaults(handler=_worker, verbose_default=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    verbose = args.verbose or getattr(args, "verbose_default", False)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     try:
         return args.handler(args)
     except SigOptHyperoptError as error:

@@ -1,0 +1,14 @@
+"""Objectives that worker processes import by name (cloudpickle sends module functions by reference)."""
+
+from __future__ import annotations
+
+import time
+
+
+def quadratic(params: dict) -> float:
+    return (params["x"] - 0.25) ** 2 + params.get("offset", 0.0)
+
+
+def slow_quadratic(params: dict) -> float:
+    time.sleep(0.2)
+    return quadratic(params)

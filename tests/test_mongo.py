@@ -1,0 +1,94 @@
+"""MongoTrials and the worker on pymongo 4, against a real MongoDB-wire server (FerretDB or MONGO_URL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hyperopt import fmin, hp
+from hyperopt.base import JOB_STATE_DONE, JOB_STATE_NEW, JOB_STATE_RUNNING
+
+from sigopt_hyperopt import sigopt_suggest
+from sigopt_hyperopt.mongo import DatabaseError, MongoJobs, MongoTrials
+
+from .objectives import slow_quadratic
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_workers(mongo_db: str, count: int, *extra: str) -> list[subprocess.Popen]:
+    env = {k: v for k, v in os.environ.items() if k != "SIGOPT_API_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "sigopt_hyperopt.cli", "worker", f"--mongo={mongo_db}", "--poll-interval=0.2",
+             "--reserve-timeout=15", *extra],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for _ in range(count)
+    ]
+
+
+def test_the_job_queue_works_on_pymongo_4(mongo_db):
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="queue")
+    assert trials.new_trial_ids(3) == [0, 1, 2]
+    assert trials.new_trial_ids(2) == [3, 4]
+    docs = trials.new_trial_docs([0, 1], [None, None], [{"status": "new"}] * 2,
+                                 [{"tid": t, "cmd": None, "workdir": None, "idxs": {}, "vals": {}} for t in (0, 1)])
+    trials.insert_trial_docs(docs)
+    trials.refresh()
+    assert len(trials) == 2 and trials.count_by_state_unsynced(JOB_STATE_NEW) == 2
+    jobs = trials.handle
+    job = jobs.reserve("host-a", exp_key="queue")
+    assert job["tid"] == 0 and job["state"] == JOB_STATE_RUNNING and job["owner"] == "host-a"
+    jobs.update(job, {"state": JOB_STATE_DONE, "result": {"status": "ok", "loss": 1.0}})
+    assert jobs.reserve("host-b", exp_key="queue")["tid"] == 1
+    assert jobs.reserve("host-c", exp_key="queue") is None
+    trials.attachments["blob"] = b"payload"
+    assert trials.attachments["blob"] == b"payload"
+    trials.refresh()
+    assert trials.count_by_state_unsynced(JOB_STATE_DONE) == 1
+
+
+def test_fmin_with_mongo_trials_and_worker_processes_completes_the_search(mongo_db):
+    workers = start_workers(mongo_db, 2)
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="search")
+        space = {"x": hp.uniform("x", -1, 1)}
+        best = fmin(slow_quadratic, space, algo=sigopt_suggest, max_evals=12, trials=trials, max_queue_len=2,
+                    rstate=np.random.default_rng(0), show_progressbar=False)
+        trials.refresh()
+        assert len(trials.trials) == 12
+        assert all(t["state"] == JOB_STATE_DONE and t["result"]["status"] == "ok" for t in trials.trials)
+        assert len({tuple(t["owner"]) for t in trials.trials}) == 2  # both workers took jobs
+        assert "x" in best
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=20)
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("mongo://127.0.0.1:1/db/jobs", "No MongoDB server answered"),
+        ("mongo://localhost/jobs-without-db/x/y", "Cannot read the database URL"),
+        ("http://127.0.0.1:27017/db/jobs", "Unsupported database URL scheme"),
+    ],
+)
+def test_bad_database_urls_fail_fast_with_a_clear_message(url, message):
+    started = time.monotonic()
+    with pytest.raises(DatabaseError, match=message):
+        MongoTrials(url, exp_key="x")
+    assert time.monotonic() - started < 15
+
+
+def test_a_password_never_appears_in_the_error(mongo_server):
+    with pytest.raises(DatabaseError) as raised:
+        MongoJobs.new_from_connection_str("mongo://alice:s3cret-pw@127.0.0.1:1/db/jobs")
+    assert "s3cret-pw" not in str(raised.value) and "alice:***@" in str(raised.value)
