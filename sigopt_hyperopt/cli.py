@@ -39,6 +39,10 @@ def _worker(args: argparse.Namespace) -> int:
         reserve_timeout=args.reserve_timeout,
         workdir=args.workdir,
         last_job_timeout=args.last_job_timeout,
+        heartbeat_interval=args.heartbeat_interval,
+        stale_after=args.stale_after,
+        max_requeues=args.max_requeues,
+        grace_period=args.grace_period,
     )
     done = run_worker(options)
     print(f"worker finished {done} job(s)")
@@ -65,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--reserve-timeout", type=float, default=120.0, help="stop when no job comes for this long")
     worker.add_argument("--workdir", default=None)
     worker.add_argument("--last-job-timeout", type=float, default=None, help="take no new job after this many seconds")
+    worker.add_argument("--heartbeat-interval", type=float, default=5.0, help="seconds between heartbeats of a running job")
+    worker.add_argument("--stale-after", type=float, default=60.0,
+                        help="requeue running jobs whose worker has not heartbeaten for this long")
+    worker.add_argument("--max-requeues", type=int, default=3, help="then mark the job ERROR instead")
+    worker.add_argument("--grace-period", type=float, default=30.0,
+                        help="on SIGTERM, seconds to finish the current job before handing it back")
     worker.set_defaults(handler=_worker, verbose_default=True)
     return parser
 

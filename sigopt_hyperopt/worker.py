@@ -1,28 +1,42 @@
-"""The worker loop behind ``sigopt-hyperopt worker``, a drop-in for ``hyperopt-mongo-worker``.
+"""The worker behind ``sigopt-hyperopt worker``, a drop-in for ``hyperopt-mongo-worker``.
 
-It takes jobs from the MongoDB store through this package's pymongo-4 :class:`~.mongo.MongoJobs`
-and evaluates them with hyperopt's own ``MongoWorker.run_one`` (same job protocol, same trial
-documents), so a search driven by ``fmin`` with :class:`~.mongo.MongoTrials` is evaluated exactly as
-hyperopt would evaluate it.
+It speaks hyperopt's job protocol (the same documents, the pickled domain in GridFS, ``MongoCtrl``)
+and adds what keeps a parallel search from losing work:
+
+* a heartbeat: while a job runs, a thread refreshes its ``refresh_time`` (without touching its
+  version, so the final write still passes hyperopt's version check);
+* stale-job recovery: before each reservation the worker requeues jobs whose owner stopped
+  heartbeating for ``stale_after`` seconds, and marks ERROR a job that has been requeued
+  ``max_requeues`` times (it kills its workers); a requeue bumps the job's version, so a worker
+  that was only frozen cannot overwrite the job it lost;
+* a clean stop: on SIGTERM/SIGINT the worker takes no new job; a job still running after
+  ``grace_period`` seconds is handed back (NEW again), so a clean stop leaves nothing RUNNING.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from hyperopt import mongoexp
+from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, spec_from_misc
+from hyperopt.utils import coarse_utcnow, temp_dir, working_dir
 
-from .mongo import MongoJobs, parse_mongo_url
+from .mongo import MongoJobs, MongoTrials, parse_mongo_url
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    """The options of ``hyperopt-mongo-worker``, with its defaults."""
+    """The options of ``hyperopt-mongo-worker`` (same defaults), and the recovery settings."""
 
     mongo: str
     exp_key: str | None = None
@@ -32,32 +46,164 @@ class WorkerOptions:
     reserve_timeout: float | None = 120.0
     workdir: str | None = None
     last_job_timeout: float | None = None
+    heartbeat_interval: float = 5.0
+    stale_after: float = 60.0
+    max_requeues: int = 3
+    grace_period: float = 30.0
+
+
+class _HandBack(BaseException):
+    """Raised in the main thread when a stopping worker's grace period runs out."""
+
+
+def requeue_stale_jobs(jobs: MongoJobs, stale_after: float, max_requeues: int, exp_key: str | None = None) -> int:
+    """Give back jobs whose owner stopped heartbeating; a job requeued too often becomes ERROR."""
+    import datetime
+
+    cutoff = coarse_utcnow() - datetime.timedelta(seconds=stale_after)
+    query: dict[str, Any] = {"state": JOB_STATE_RUNNING, "refresh_time": {"$lt": cutoff}}
+    if exp_key is not None:
+        query["exp_key"] = exp_key
+    recovered = 0
+    for job in jobs.jobs.find(query, projection=["_id", "tid", "owner", "requeues"]):
+        requeues = int(job.get("requeues", 0)) + 1
+        if requeues > max_requeues:
+            change = {"state": JOB_STATE_ERROR,
+                      "error": ["WorkerDied", f"its worker stopped without finishing it {requeues - 1} times"]}
+        else:
+            change = {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None,
+                      "requeues": requeues}
+        taken = jobs.jobs.update_one({**query, "_id": job["_id"], "owner": job["owner"]},
+                                     {"$set": change, "$inc": {"version": 1}})
+        if taken.modified_count:
+            recovered += 1
+            logger.warning("job tid=%s of %s stopped heartbeating: %s", job.get("tid"), job.get("owner"),
+                           "marked ERROR" if change["state"] == JOB_STATE_ERROR else f"requeued ({requeues})")
+    return recovered
+
+
+class Worker:
+    """One worker process: reserve, evaluate with a heartbeat, write back; stop cleanly on a signal."""
+
+    def __init__(self, options: WorkerOptions, jobs: MongoJobs | None = None) -> None:
+        self.options = options
+        self.address = parse_mongo_url(options.mongo)
+        self.jobs = jobs or MongoJobs.new_from_connection_str(options.mongo)
+        self.host_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._stopping = threading.Event()
+        self._evaluating = False
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Evaluate jobs until a limit or a signal; returns the number of jobs completed."""
+        self._install_signal_handlers()
+        deadline = time.monotonic() + self.options.last_job_timeout if self.options.last_job_timeout else None
+        done = failures = 0
+        logger.info("worker %s polling %s every %.1f s", self.host_id, self.address.redacted, self.options.poll_interval)
+        while done < self.options.max_jobs and failures < self.options.max_consecutive_failures:
+            if self._stopping.is_set() or (deadline is not None and time.monotonic() > deadline):
+                break
+            job = self._reserve()
+            if job is None:
+                break
+            try:
+                self._run_job(job)
+            except _HandBack:
+                self._hand_back(job)
+                break
+            except Exception as error:  # the objective failed; the job is ERROR
+                failures += 1
+                logger.warning("job tid=%s failed (%d in a row): %s", job["tid"], failures, error)
+                continue
+            failures = 0
+            done += 1
+        logger.info("worker %s stopping after %d jobs", self.host_id, done)
+        return done
+
+    def _reserve(self) -> dict | None:
+        started = time.monotonic()
+        while not self._stopping.is_set():
+            requeue_stale_jobs(self.jobs, self.options.stale_after, self.options.max_requeues, self.options.exp_key)
+            job = self.jobs.reserve(self.host_id, exp_key=self.options.exp_key)
+            if job is not None:
+                return job
+            if self.options.reserve_timeout and time.monotonic() - started > self.options.reserve_timeout:
+                logger.info("no job within %.0f s", self.options.reserve_timeout)
+                return None
+            self._stopping.wait(self.options.poll_interval)
+        return None
+
+    # -- one job ---------------------------------------------------------------------------------
+
+    def _run_job(self, job: dict) -> None:
+        started = time.monotonic()
+        logger.info("job tid=%s (%s) reserved", job["tid"], job["_id"])
+        trials = MongoTrials(self.jobs, exp_key=job["exp_key"], refresh=False)
+        ctrl = mongoexp.MongoCtrl(trials=trials, current_trial=job, read_only=False)
+        finished = threading.Event()
+        threading.Thread(target=self._heartbeat, args=(job, finished), daemon=True).start()
+        self._evaluating = True
+        try:
+            domain = mongoexp.pickler.loads(trials.attachments[job["misc"]["cmd"][1]])
+            workdir = self.options.workdir or os.path.join(job["misc"].get("workdir") or os.getcwd(), str(job["_id"]))
+            try:
+                with temp_dir(os.path.abspath(workdir)), working_dir(os.path.abspath(workdir)):
+                    result = mongoexp.SONify(domain.evaluate(spec_from_misc(job["misc"]), ctrl))
+            except _HandBack:
+                raise
+            except BaseException as error:
+                self.jobs.update(job, {"state": JOB_STATE_ERROR, "error": (str(type(error)), str(error)),
+                                       "refresh_time": coarse_utcnow()})
+                raise
+            for name, value in result.pop("attachments", {}).items():
+                ctrl.attachments[name] = value
+            self.jobs.update(job, {"state": JOB_STATE_DONE, "result": result, "refresh_time": coarse_utcnow()})
+        finally:
+            self._evaluating = False
+            finished.set()
+            signal.alarm(0)
+        logger.info("job tid=%s done in %.2f s", job["tid"], time.monotonic() - started)
+
+    def _heartbeat(self, job: dict, finished: threading.Event) -> None:
+        while not finished.wait(self.options.heartbeat_interval):
+            self.jobs.jobs.update_one({"_id": job["_id"], "owner": self.host_id, "state": JOB_STATE_RUNNING},
+                                      {"$set": {"refresh_time": coarse_utcnow()}})
+
+    def _hand_back(self, job: dict) -> None:
+        self.jobs.jobs.update_one(
+            {"_id": job["_id"], "owner": self.host_id, "state": JOB_STATE_RUNNING},
+            {"$set": {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None},
+             "$inc": {"version": 1}},
+        )
+        logger.warning("job tid=%s handed back unfinished (stop requested)", job["tid"])
+
+    # -- signals ---------------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def stop(signum: int, _frame: Any) -> None:
+            if self._stopping.is_set():
+                if self._evaluating:
+                    raise _HandBack()  # a second signal: do not wait for the grace period
+                return
+            self._stopping.set()
+            logger.info("signal %d: taking no new job%s", signum,
+                        f"; finishing the current one within {self.options.grace_period:.0f} s" if self._evaluating else "")
+            if self._evaluating:
+                signal.alarm(max(1, int(round(self.options.grace_period))))
+
+        def grace_over(_signum: int, _frame: Any) -> None:
+            if self._evaluating:
+                raise _HandBack()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGALRM, grace_over)
 
 
 def run_worker(options: WorkerOptions) -> int:
-    """Evaluate jobs until a limit is reached; returns the number of jobs completed."""
-    address = parse_mongo_url(options.mongo)  # host:port/db, as hyperopt-mongo-worker takes it
-    jobs = MongoJobs.new_from_connection_str(options.mongo)
-    worker = mongoexp.MongoWorker(jobs, options.poll_interval, workdir=options.workdir, exp_key=options.exp_key,
-                                  logfilename=None)
-    deadline = time.monotonic() + options.last_job_timeout if options.last_job_timeout else None
-    done = failures = 0
-    logger.info("worker polling %s every %.1f s", address.redacted, options.poll_interval)
-    while done < options.max_jobs and failures < options.max_consecutive_failures:
-        if deadline is not None and time.monotonic() > deadline:
-            logger.info("last-job-timeout reached after %d jobs", done)
-            break
-        started = time.monotonic()
-        try:
-            worker.run_one(reserve_timeout=options.reserve_timeout)
-        except mongoexp.ReserveTimeout:
-            logger.info("no job within %s s; stopping after %d jobs", options.reserve_timeout, done)
-            break
-        except Exception as error:  # the job is marked ERROR by run_one; count it and go on
-            failures += 1
-            logger.warning("job failed (%d in a row): %s", failures, error)
-            continue
-        failures = 0
-        done += 1
-        logger.info("job done in %.2f s (%d so far)", time.monotonic() - started, done)
-    return done
+    """Run a worker with these options; returns the number of jobs completed."""
+    return Worker(options).run()

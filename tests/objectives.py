@@ -12,3 +12,13 @@ def quadratic(params: dict) -> float:
 def slow_quadratic(params: dict) -> float:
     time.sleep(0.2)
     return quadratic(params)
+
+
+def one_second_quadratic(params: dict) -> float:
+    time.sleep(1.0)
+    return quadratic(params)
+
+
+def three_second_quadratic(params: dict) -> float:
+    time.sleep(3.0)
+    return quadratic(params)

@@ -1,0 +1,112 @@
+"""Worker robustness with real processes and a real server: SIGKILL, SIGTERM, heartbeats."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+from hyperopt import fmin, hp
+from hyperopt.base import JOB_STATE_DONE, JOB_STATE_NEW, JOB_STATE_RUNNING
+
+from sigopt_hyperopt import sigopt_suggest
+from sigopt_hyperopt.algo import _sessions
+from sigopt_hyperopt.mongo import MongoTrials
+
+from .objectives import one_second_quadratic, three_second_quadratic
+from .test_mongo import start_workers
+
+SPACE = {"x": hp.uniform("x", -1, 1)}
+
+
+def fmin_in_background(trials, objective, max_evals, queue):
+    outcome: dict = {}
+
+    def drive():
+        try:
+            outcome["best"] = fmin(objective, SPACE, algo=sigopt_suggest, max_evals=max_evals, trials=trials,
+                                   max_queue_len=queue, rstate=np.random.default_rng(0), show_progressbar=False)
+        except BaseException as error:  # surfaced by the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def wait_for_running_job(trials, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = list(trials.handle.jobs.find({"exp_key": trials._exp_key, "state": JOB_STATE_RUNNING}))
+        if running:
+            return running[0]
+        time.sleep(0.1)
+    raise AssertionError("no job started running")
+
+
+def owner_pid(job) -> int:
+    return int(job["owner"].rsplit(":", 1)[1])
+
+
+def stop_all(workers):
+    for worker in workers:
+        if worker.poll() is None:
+            worker.kill()
+        worker.wait(timeout=20)
+
+
+def test_a_worker_killed_mid_trial_loses_nothing_and_doubles_nothing(mongo_db):
+    workers = start_workers(mongo_db, 3, "--heartbeat-interval=0.3", "--stale-after=2")
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="sigkill")
+        thread, outcome = fmin_in_background(trials, one_second_quadratic, 10, 3)
+        victim = wait_for_running_job(trials)
+        os.kill(owner_pid(victim), signal.SIGKILL)
+        thread.join(timeout=120)
+        assert not thread.is_alive() and "error" not in outcome, outcome
+        docs = list(trials.handle.jobs.find({"exp_key": "sigkill"}))
+        assert sorted(d["tid"] for d in docs) == list(range(10))
+        assert all(d["state"] == JOB_STATE_DONE and d["result"]["status"] == "ok" for d in docs)
+        recovered = next(d for d in docs if d["_id"] == victim["_id"])
+        assert recovered["requeues"] == 1 and recovered["owner"] != victim["owner"]
+        keys = [o.key for o in _sessions[trials].engine.observations]
+        assert len(keys) == len(set(keys))
+    finally:
+        stop_all(workers)
+
+
+def test_sigterm_hands_the_running_job_back_and_another_worker_finishes_it(mongo_db):
+    [first] = start_workers(mongo_db, 1, "--grace-period=0.5", "--heartbeat-interval=0.3")
+    later = []
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="sigterm")
+        thread, outcome = fmin_in_background(trials, three_second_quadratic, 1, 1)
+        job = wait_for_running_job(trials)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=15) == 0
+        handed_back = trials.handle.jobs.find_one({"_id": job["_id"]})
+        assert handed_back["state"] == JOB_STATE_NEW and handed_back["owner"] is None
+        assert "handed back" in first.stdout.read()
+        later = start_workers(mongo_db, 1)
+        thread.join(timeout=60)
+        assert not thread.is_alive() and "error" not in outcome, outcome
+        assert trials.handle.jobs.find_one({"_id": job["_id"]})["state"] == JOB_STATE_DONE
+    finally:
+        stop_all([first, *later])
+
+
+def test_a_running_job_heartbeats(mongo_db):
+    workers = start_workers(mongo_db, 1, "--heartbeat-interval=0.3")
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="heartbeat")
+        thread, outcome = fmin_in_background(trials, three_second_quadratic, 1, 1)
+        job = wait_for_running_job(trials)
+        time.sleep(1.5)
+        beating = trials.handle.jobs.find_one({"_id": job["_id"]})
+        assert beating["state"] == JOB_STATE_RUNNING and beating["refresh_time"] > job["refresh_time"]
+        thread.join(timeout=60)
+        assert "error" not in outcome
+    finally:
+        stop_all(workers)
