@@ -12,14 +12,18 @@ password removed from the message.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
+import random
+import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import gridfs
 import pymongo
 import pymongo.errors
+import pymongo.results
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
 from hyperopt.utils import coarse_utcnow
@@ -30,6 +34,11 @@ logger = logging.getLogger(__name__)
 
 SERVER_TIMEOUT_MS = 5000
 """How long to wait for the database before saying it is unreachable."""
+
+OUTAGE_TOLERANCE_S = 120.0
+"""How long a running search waits for a database that went away before giving up."""
+
+T = TypeVar("T")
 
 
 class DatabaseError(SigOptHyperoptError):
@@ -125,6 +134,33 @@ def connect(address: MongoAddress) -> pymongo.MongoClient:
     return client
 
 
+def survives_outages(method: Callable[..., T]) -> Callable[..., T]:
+    """Retry a store operation while the database is unreachable, with jittered exponential backoff.
+
+    Bounded by :data:`OUTAGE_TOLERANCE_S`; then a :class:`DatabaseError` says what happened. Only
+    connection failures are retried, never a refused operation.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        deadline = time.monotonic() + OUTAGE_TOLERANCE_S
+        delay = 0.2
+        while True:
+            try:
+                return method(*args, **kwargs)
+            except pymongo.errors.ConnectionFailure as error:
+                if time.monotonic() + delay > deadline:
+                    raise DatabaseError(
+                        f"The database stayed unreachable for {OUTAGE_TOLERANCE_S:.0f} s during {method.__name__}: "
+                        f"{type(error).__name__}. Restart it; finished trials are safe in it."
+                    ) from None
+                logger.warning("database unreachable during %s; retrying in %.1f s", method.__name__, delay)
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 5.0)
+
+    return wrapper
+
+
 class MongoJobs(mongoexp.MongoJobs):
     """hyperopt's job collection on pymongo 4."""
 
@@ -135,17 +171,21 @@ class MongoJobs(mongoexp.MongoJobs):
         db = client[address.database]
         return cls(db, db[address.collection], gridfs.GridFS(db, collection=gfs_coll), client, None, config_name)
 
+    @survives_outages
     def __len__(self) -> int:
         return self.jobs.count_documents({})
 
+    @survives_outages
     def insert(self, job: dict) -> dict:
         document = copy.deepcopy(job)
         self.jobs.insert_one(document)
         return document
 
+    @survives_outages
     def delete(self, job: dict) -> None:
         self.jobs.delete_one({"_id": job["_id"]})
 
+    @survives_outages
     def delete_all(self, cond: dict | None = None) -> None:
         for document in self.jobs.find(filter=cond or {}, projection=["_id", "_attachments"]):
             for _name, file_id in document.get("_attachments", []):
@@ -155,6 +195,7 @@ class MongoJobs(mongoexp.MongoJobs):
                     logger.warning("attachment %s of job %s was already gone", file_id, document["_id"])
             self.jobs.delete_one({"_id": document["_id"]})
 
+    @survives_outages
     def reserve(self, host_id: Any, cond: dict | None = None, exp_key: str | None = None) -> dict | None:
         """Atomically take the oldest NEW job (lowest tid) for this owner."""
         query = dict(cond or {})
@@ -184,11 +225,19 @@ class MongoJobs(mongoexp.MongoJobs):
         if "version" in doc:
             query["version"] = doc["version"]
         changes["version"] = doc.get("version", 0) + 1
-        outcome = collection.update_one(query, {"$set": changes}, upsert=False)
+        outcome = self._update_one(collection, query, changes)
         if do_sanity_checks and outcome.matched_count != 1:
             raise mongoexp.OperationFailure(f"job {doc['_id']} was changed by someone else (version {doc.get('version')})")
         doc.update(changes)
         return doc
+
+    @survives_outages
+    def _update_one(self, collection: Any, query: dict, changes: dict) -> Any:
+        outcome = collection.update_one(query, {"$set": changes}, upsert=False)
+        if outcome.matched_count == 0 and collection.count_documents({"_id": query["_id"], "version": changes["version"]}):
+            # An earlier attempt wrote it and its answer was lost; the write is done.
+            return pymongo.results.UpdateResult({"n": 1, "nModified": 1}, acknowledged=True)
+        return outcome
 
 
 class MongoTrials(mongoexp.MongoTrials):
@@ -199,9 +248,21 @@ class MongoTrials(mongoexp.MongoTrials):
         handle = arg if isinstance(arg, mongoexp.MongoJobs) else MongoJobs.new_from_connection_str(arg)
         super().__init__(handle, exp_key=exp_key, cmd=cmd, workdir=workdir, refresh=refresh)
 
-    def _insert_trial_docs(self, docs: list[dict]) -> list[Any]:
-        return [self.handle.jobs.insert_one(doc).inserted_id for doc in docs]
+    @survives_outages
+    def refresh(self) -> None:
+        super().refresh()
 
+    @survives_outages
+    def _insert_trial_docs(self, docs: list[dict]) -> list[Any]:
+        ids = []
+        for doc in docs:
+            try:
+                ids.append(self.handle.jobs.insert_one(doc).inserted_id)
+            except pymongo.errors.DuplicateKeyError:  # a retried insert whose first attempt went through
+                ids.append(doc["_id"])
+        return ids
+
+    @survives_outages
     def count_by_state_unsynced(self, arg: Any) -> int:
         states = [arg] if isinstance(arg, int) else list(arg)
         if not all(state in JOB_STATES for state in states):
@@ -211,6 +272,7 @@ class MongoTrials(mongoexp.MongoTrials):
             query["exp_key"] = self._exp_key
         return self.handle.jobs.count_documents(query)
 
+    @survives_outages
     def new_trial_ids(self, n: int) -> list[int]:
         """Trial ids unique across the database (as hyperopt's), allocated atomically."""
         counter = self.handle.db.job_ids.find_one_and_update(
@@ -219,6 +281,7 @@ class MongoTrials(mongoexp.MongoTrials):
         last = int(counter["last_id"])
         return list(range(last - n, last))
 
+    @survives_outages
     def all_trial_docs(self) -> list[dict]:
         """Every trial of this experiment, ERROR ones included (``refresh`` leaves those out)."""
         query = {"exp_key": self._exp_key} if self._exp_key is not None else {}

@@ -25,11 +25,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pymongo.errors
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, spec_from_misc
 from hyperopt.utils import coarse_utcnow, temp_dir, working_dir
 
-from .mongo import MongoJobs, MongoTrials, parse_mongo_url
+from .mongo import MongoJobs, MongoTrials, parse_mongo_url, survives_outages
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class _HandBack(BaseException):
     """Raised in the main thread when a stopping worker's grace period runs out."""
 
 
+@survives_outages
 def requeue_stale_jobs(jobs: MongoJobs, stale_after: float, max_requeues: int, exp_key: str | None = None) -> int:
     """Give back jobs whose owner stopped heartbeating; a job requeued too often becomes ERROR."""
     import datetime
@@ -145,7 +147,7 @@ class Worker:
         threading.Thread(target=self._heartbeat, args=(job, finished), daemon=True).start()
         self._evaluating = True
         try:
-            domain = mongoexp.pickler.loads(trials.attachments[job["misc"]["cmd"][1]])
+            domain = self._load_domain(trials, job)
             workdir = self.options.workdir or os.path.join(job["misc"].get("workdir") or os.getcwd(), str(job["_id"]))
             try:
                 with temp_dir(os.path.abspath(workdir)), working_dir(os.path.abspath(workdir)):
@@ -165,11 +167,20 @@ class Worker:
             signal.alarm(0)
         logger.info("job tid=%s done in %.2f s", job["tid"], time.monotonic() - started)
 
+    @staticmethod
+    @survives_outages
+    def _load_domain(trials: MongoTrials, job: dict) -> Any:
+        return mongoexp.pickler.loads(trials.attachments[job["misc"]["cmd"][1]])
+
     def _heartbeat(self, job: dict, finished: threading.Event) -> None:
         while not finished.wait(self.options.heartbeat_interval):
-            self.jobs.jobs.update_one({"_id": job["_id"], "owner": self.host_id, "state": JOB_STATE_RUNNING},
-                                      {"$set": {"refresh_time": coarse_utcnow()}})
+            try:
+                self.jobs.jobs.update_one({"_id": job["_id"], "owner": self.host_id, "state": JOB_STATE_RUNNING},
+                                          {"$set": {"refresh_time": coarse_utcnow()}})
+            except pymongo.errors.ConnectionFailure:
+                logger.warning("heartbeat of job tid=%s missed: database unreachable", job["tid"])
 
+    @survives_outages
     def _hand_back(self, job: dict) -> None:
         self.jobs.jobs.update_one(
             {"_id": job["_id"], "owner": self.host_id, "state": JOB_STATE_RUNNING},

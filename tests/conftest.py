@@ -25,7 +25,7 @@ FERRETDB_CANDIDATES = (
 )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -56,6 +56,32 @@ def _build_ferretdb() -> str:
     return built.stdout.strip().splitlines()[-1]
 
 
+def ferretdb_binary() -> str:
+    return next((c for c in FERRETDB_CANDIDATES if c and os.access(c, os.X_OK)), None) or _build_ferretdb()
+
+
+def start_ferretdb(data: Path, port: int) -> subprocess.Popen:
+    """Start FerretDB on 127.0.0.1:port over SQLite files in ``data``; returns when it answers."""
+    log = data / "ferretdb.log"
+    with open(log, "a") as out:
+        process = subprocess.Popen(
+            [ferretdb_binary(), "--handler=sqlite", f"--sqlite-url=file:{data}/", f"--listen-addr=127.0.0.1:{port}",
+             "--debug-addr=-", "--telemetry=disable", "--log-level=warn"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    _wait_for(f"127.0.0.1:{port}", process, log)
+    return process
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def mongo_server(tmp_path_factory):
     """``host:port`` of a running MongoDB-wire server."""
@@ -64,22 +90,12 @@ def mongo_server(tmp_path_factory):
         _wait_for(address, None, Path("/dev/null"))
         yield address
         return
-    binary = next((c for c in FERRETDB_CANDIDATES if c and os.access(c, os.X_OK)), None) or _build_ferretdb()
-    data = tmp_path_factory.mktemp("ferretdb")
-    port = _free_port()
-    log = data / "ferretdb.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [binary, "--handler=sqlite", f"--sqlite-url=file:{data}/", f"--listen-addr=127.0.0.1:{port}",
-             "--debug-addr=-", "--telemetry=disable", "--log-level=warn"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
+    port = free_port()
+    process = start_ferretdb(tmp_path_factory.mktemp("ferretdb"), port)
     try:
-        _wait_for(f"127.0.0.1:{port}", process, log)
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
 
 
 @pytest.fixture

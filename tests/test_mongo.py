@@ -92,3 +92,29 @@ def test_a_password_never_appears_in_the_error(mongo_server):
     with pytest.raises(DatabaseError) as raised:
         MongoJobs.new_from_connection_str("mongo://alice:s3cret-pw@127.0.0.1:1/db/jobs")
     assert "s3cret-pw" not in str(raised.value) and "alice:***@" in str(raised.value)
+
+
+def test_a_restarted_driver_resumes_the_same_search_and_a_rerun_returns_at_once(mongo_db):
+    workers = start_workers(mongo_db, 2)
+    try:
+        space = {"x": hp.uniform("x", -1, 1)}
+
+        def drive(max_evals):
+            trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="resume")  # a new driver each time
+            fmin(slow_quadratic, space, algo=sigopt_suggest, max_evals=max_evals, trials=trials, max_queue_len=2,
+                 rstate=np.random.default_rng(max_evals), show_progressbar=False)
+            return trials
+
+        drive(6)
+        started = time.monotonic()
+        trials = drive(6)
+        assert time.monotonic() - started < 5
+        assert len(trials.all_trial_docs()) == 6
+        trials = drive(9)
+        docs = trials.all_trial_docs()
+        assert sorted(d["tid"] for d in docs) == list(range(9))
+        assert all(d["state"] == JOB_STATE_DONE for d in docs)
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=20)

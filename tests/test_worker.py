@@ -110,3 +110,4 @@ def test_a_running_job_heartbeats(mongo_db):
         assert "error" not in outcome
     finally:
         stop_all(workers)
+
