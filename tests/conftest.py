@@ -66,7 +66,7 @@ def start_ferretdb(data: Path, port: int) -> subprocess.Popen:
     with open(log, "a") as out:
         process = subprocess.Popen(
             [ferretdb_binary(), "--handler=sqlite", f"--sqlite-url=file:{data}/", f"--listen-addr=127.0.0.1:{port}",
-             "--debug-addr=-", "--telemetry=disable", "--log-level=warn"],
+             f"--state-dir={data}", "--debug-addr=-", "--telemetry=disable", "--log-level=warn"],
             stdout=out, stderr=subprocess.STDOUT,
         )
     _wait_for(f"127.0.0.1:{port}", process, log)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def start_workers(mongo_db: str, count: int, *extra: str) -> list[subprocess.Pop
     return [
         subprocess.Popen(
             [sys.executable, "-m", "sigopt_hyperopt.cli", "worker", f"--mongo={mongo_db}", "--poll-interval=0.2",
-             "--reserve-timeout=15", *extra],
+             "--reserve-timeout=15", f"--workdir={tempfile.mkdtemp(prefix='worker-')}", *extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         for _ in range(count)
