@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from typing import Sequence
@@ -30,20 +31,8 @@ def _quickstart(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from .worker import WorkerOptions, run_worker
 
-    options = WorkerOptions(
-        mongo=args.mongo,
-        exp_key=args.exp_key,
-        poll_interval=args.poll_interval,
-        max_consecutive_failures=args.max_consecutive_failures,
-        max_jobs=args.max_jobs,
-        reserve_timeout=args.reserve_timeout,
-        workdir=args.workdir,
-        last_job_timeout=args.last_job_timeout,
-        heartbeat_interval=args.heartbeat_interval,
-        stale_after=args.stale_after,
-        max_requeues=args.max_requeues,
-        grace_period=args.grace_period,
-    )
+    # The command's options are named after WorkerOptions' fields, one for one.
+    options = WorkerOptions(**{field.name: getattr(args, field.name) for field in dataclasses.fields(WorkerOptions)})
     done = run_worker(options)
     print(f"worker finished {done} job(s)")
     return 0
