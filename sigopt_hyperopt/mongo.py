@@ -7,11 +7,17 @@ classes, document layout and URL form (``mongo://[user:password@]host:port/db/jo
 and replace only the calls pymongo 4 no longer has. Connecting checks the server at once, so a bad
 URL, an unreachable host or a wrong password is a :class:`DatabaseError` within seconds, with any
 password removed from the message.
+
+Every write that decides who owns a job is an insert with a unique ``_id`` (a *claim*), never a
+read-modify-write: MongoDB makes both atomic, but MongoDB-compatible servers need not (FerretDB 1.x on
+SQLite applies ``findAndModify`` and ``update`` without a transaction; six workers reserving 300 jobs
+with ``findAndModify`` there took 291 of them twice). A unique-key insert is atomic on all of them.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
 import functools
 import logging
 import random
@@ -39,6 +45,15 @@ OUTAGE_TOLERANCE_S = 120.0
 """How long a running search waits for a database that went away before giving up."""
 
 T = TypeVar("T")
+
+CLAIMS_COLLECTION = "job_claims"
+"""One document per (job, attempt): whoever inserted it owns that attempt of the job."""
+
+WORKERS_COLLECTION = "workers"
+"""One document per live worker process, refreshed while it runs; the driver counts them."""
+
+RESERVE_CANDIDATES = 8
+"""How many queued jobs a worker tries to claim, oldest first, before it waits for the next poll."""
 
 
 class DatabaseError(SigOptHyperoptError):
@@ -161,6 +176,11 @@ def survives_outages(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _attempt_is(attempt: int) -> Any:
+    """A filter on a job's attempt number; jobs written by the driver have none yet (attempt 0)."""
+    return attempt if attempt else {"$in": [0, None]}
+
+
 class MongoJobs(mongoexp.MongoJobs):
     """hyperopt's job collection on pymongo 4."""
 
@@ -195,22 +215,118 @@ class MongoJobs(mongoexp.MongoJobs):
                     logger.warning("attachment %s of job %s was already gone", file_id, document["_id"])
             self.jobs.delete_one({"_id": document["_id"]})
 
+    def create_indexes(self) -> None:
+        """Once per handle: every ``MongoTrials`` a worker builds per job would otherwise repeat it."""
+        if not getattr(self, "_indexes_created", False):
+            super().create_indexes()
+            self._indexes_created = True
+
     @survives_outages
     def reserve(self, host_id: Any, cond: dict | None = None, exp_key: str | None = None) -> dict | None:
-        """Atomically take the oldest NEW job (lowest tid) for this owner."""
+        """Take the oldest NEW job (lowest tid) for this owner, or None when nothing is queued.
+
+        Ownership is a claim on (job, attempt); the job document is only marked RUNNING by the
+        claim's winner. A claim whose winner died before marking the job is taken over when stale.
+        """
         query = dict(cond or {})
         if query.get("owner") is not None:
             raise ValueError("refusing to reserve an owned job")
         if exp_key is not None:
             query["exp_key"] = exp_key
         query.update(owner=None, state=JOB_STATE_NEW)
-        now = coarse_utcnow()
-        return self.jobs.find_one_and_update(
-            query,
-            {"$set": {"owner": host_id, "book_time": now, "refresh_time": now, "state": JOB_STATE_RUNNING}},
-            sort=[("tid", pymongo.ASCENDING)],
-            return_document=pymongo.ReturnDocument.AFTER,
+        candidates = self.jobs.find(query, projection=["_id", "attempt"], sort=[("tid", pymongo.ASCENDING)],
+                                    limit=RESERVE_CANDIDATES)
+        for candidate in list(candidates):
+            attempt = int(candidate.get("attempt", 0))
+            if not self._claim(candidate["_id"], attempt, host_id):
+                continue
+            now = coarse_utcnow()
+            self.jobs.update_one(
+                {"_id": candidate["_id"], "state": JOB_STATE_NEW, "attempt": _attempt_is(attempt)},
+                {"$set": {"owner": host_id, "book_time": now, "refresh_time": now, "state": JOB_STATE_RUNNING}},
+            )
+            job = self.jobs.find_one({"_id": candidate["_id"]})
+            if job is not None and job["state"] == JOB_STATE_RUNNING and job["owner"] == host_id:
+                return job
+        return None
+
+    def _claim(self, job_id: Any, attempt: int, host_id: Any) -> bool:
+        """True if this owner holds (job, attempt): it inserted the claim now, or in a retried call."""
+        key = f"{job_id}/{attempt}"
+        try:
+            self.db[CLAIMS_COLLECTION].insert_one({"_id": key, "job": job_id, "owner": host_id, "at": coarse_utcnow()})
+            return True
+        except pymongo.errors.DuplicateKeyError:
+            claim = self.db[CLAIMS_COLLECTION].find_one({"_id": key}) or {}
+            return claim.get("owner") == host_id
+
+    @survives_outages
+    def requeue_stale(self, stale_after: float, max_requeues: int, exp_key: str | None = None) -> int:
+        """Give back jobs whose owner stopped heartbeating; a job requeued too often becomes ERROR.
+
+        Also frees a job whose claim was won by a process that died before it could mark the job
+        RUNNING. The writes are idempotent (the next attempt number is set, not incremented), so
+        workers that do this at the same moment agree.
+        """
+        cutoff = coarse_utcnow() - datetime.timedelta(seconds=stale_after)
+        scope: dict[str, Any] = {"exp_key": exp_key} if exp_key is not None else {}
+        recovered = 0
+        running = {**scope, "state": JOB_STATE_RUNNING, "refresh_time": {"$lt": cutoff}}
+        for job in self.jobs.find(running, projection=["_id", "tid", "owner", "requeues", "attempt"]):
+            recovered += self._requeue(job, {**running, "owner": job["owner"]}, max_requeues)
+        for claim in self.db[CLAIMS_COLLECTION].find({"at": {"$lt": cutoff}}, projection=["_id", "job"]).limit(256):
+            attempt = int(str(claim["_id"]).rsplit("/", 1)[1])
+            orphan = {**scope, "_id": claim["job"], "state": JOB_STATE_NEW, "attempt": _attempt_is(attempt)}
+            if self.jobs.update_one(orphan, {"$set": {"attempt": attempt + 1}}).modified_count:
+                logger.warning("job %s was claimed by a worker that died before starting it; requeued", claim["job"])
+                recovered += 1
+            self.db[CLAIMS_COLLECTION].delete_one({"_id": claim["_id"]})  # old claims are never needed again
+        return recovered
+
+    def _requeue(self, job: dict, still_stale: dict, max_requeues: int) -> int:
+        requeues = int(job.get("requeues", 0)) + 1
+        if requeues > max_requeues:
+            change = {"state": JOB_STATE_ERROR,
+                      "error": ["WorkerDied", f"its worker stopped without finishing it {requeues - 1} times"]}
+        else:
+            change = {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None,
+                      "requeues": requeues, "attempt": int(job.get("attempt", 0)) + 1}
+        taken = self.jobs.update_one({**still_stale, "_id": job["_id"]}, {"$set": change, "$inc": {"version": 1}})
+        if taken.modified_count:
+            logger.warning("job tid=%s of %s stopped heartbeating: %s", job.get("tid"), job.get("owner"),
+                           "marked ERROR" if change["state"] == JOB_STATE_ERROR else f"requeued ({requeues})")
+        return taken.modified_count
+
+    @survives_outages
+    def hand_back(self, job: dict, host_id: Any) -> bool:
+        """Make a job this owner is running NEW again (a clean stop), for another worker to take."""
+        handed = self.jobs.update_one(
+            {"_id": job["_id"], "owner": host_id, "state": JOB_STATE_RUNNING},
+            {"$set": {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None,
+                      "attempt": int(job.get("attempt", 0)) + 1},
+             "$inc": {"version": 1}},
         )
+        return handed.modified_count == 1
+
+    # -- the worker registry: how many workers the driver can see -------------------------------
+
+    def announce_worker(self, host_id: str, exp_key: str | None, expires_in: float, busy: bool) -> None:
+        """Say that this worker is alive for another ``expires_in`` seconds."""
+        expires = coarse_utcnow() + datetime.timedelta(seconds=expires_in)
+        self.db[WORKERS_COLLECTION].update_one(
+            {"_id": host_id}, {"$set": {"exp_key": exp_key, "expires": expires, "busy": busy}}, upsert=True
+        )
+
+    def retire_worker(self, host_id: str) -> None:
+        self.db[WORKERS_COLLECTION].delete_one({"_id": host_id})
+
+    @survives_outages
+    def live_workers(self, exp_key: str | None = None) -> int:
+        """Workers that announced themselves recently and take jobs of ``exp_key`` (or of any)."""
+        query: dict[str, Any] = {"expires": {"$gt": coarse_utcnow()}}
+        if exp_key is not None:
+            query["exp_key"] = {"$in": [exp_key, None]}
+        return self.db[WORKERS_COLLECTION].count_documents(query)
 
     def update(self, doc: dict, dct: dict, collection: Any = None, do_sanity_checks: bool = True) -> dict:
         """Set ``dct`` on ``doc`` if nobody changed it meanwhile (hyperopt's version check)."""
@@ -241,12 +357,52 @@ class MongoJobs(mongoexp.MongoJobs):
 
 
 class MongoTrials(mongoexp.MongoTrials):
-    """``MongoTrials("mongo://host:port/db/jobs", exp_key="exp1")`` on pymongo 4."""
+    """``MongoTrials("mongo://host:port/db/jobs", exp_key="exp1")`` on pymongo 4.
+
+    ``queue_len``: how many jobs ``fmin`` keeps queued. ``None`` (default) follows the number of
+    live workers; ``fmin(max_queue_len=k)`` with k > 1 fixes it to k (hyperopt's default of 1 is
+    taken as "not set": pass ``queue_len=1`` to really queue one job). ``poll_interval``: seconds
+    between the driver's looks at the store (hyperopt's loop uses 1 s).
+    """
 
     def __init__(self, arg: Any, exp_key: str | None = None, cmd: Any = None, workdir: str | None = None,
-                 refresh: bool = True) -> None:
+                 refresh: bool = True, *, queue_len: int | None = None, poll_interval: float = 0.1) -> None:
         handle = arg if isinstance(arg, mongoexp.MongoJobs) else MongoJobs.new_from_connection_str(arg)
+        self.queue_len = queue_len
+        self.poll_interval = poll_interval
         super().__init__(handle, exp_key=exp_key, cmd=cmd, workdir=workdir, refresh=refresh)
+
+    def view(self, exp_key: str | None = None, cmd: Any = None, workdir: str | None = None,
+             refresh: bool = True) -> "MongoTrials":
+        return self.__class__(self.handle, exp_key=self._exp_key if exp_key is None else exp_key,
+                              cmd=self.cmd if cmd is None else cmd, workdir=self.workdir if workdir is None else workdir,
+                              refresh=refresh, queue_len=self.queue_len, poll_interval=self.poll_interval)
+
+    def live_workers(self) -> int:
+        """Workers that announced themselves recently and take this search's jobs."""
+        return self.handle.live_workers(self._exp_key)
+
+    def fmin(self, fn: Callable, space: Any, algo: Callable | None = None, max_evals: int | None = None,
+             timeout: float | None = None, loss_threshold: float | None = None, max_queue_len: int = 1,
+             rstate: Any = None, verbose: bool = False, pass_expr_memo_ctrl: Any = None,
+             catch_eval_exceptions: bool = False, return_argmin: bool = True, show_progressbar: Any = True,
+             early_stop_fn: Callable | None = None, trials_save_file: str = "") -> Any:
+        """Called by ``hyperopt.fmin``: the same loop, with the queue and poll described above."""
+        from .dispatch import fmin_on_pool
+
+        queue_len = self.queue_len if self.queue_len is not None else (max_queue_len if max_queue_len != 1 else None)
+        return fmin_on_pool(
+            self, fn, space, algo=algo, max_evals=max_evals, rstate=rstate, queue_len=queue_len,
+            poll_interval=self.poll_interval, count_workers=self.live_workers, timeout=timeout,
+            loss_threshold=loss_threshold, verbose=verbose, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
+            catch_eval_exceptions=catch_eval_exceptions, return_argmin=return_argmin,
+            show_progressbar=show_progressbar, early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
+        )
+
+    @property
+    def attachments(self) -> "DurableAttachments":
+        """hyperopt's GridFS attachments, with every operation riding out database outages."""
+        return DurableAttachments(super().attachments)
 
     @survives_outages
     def refresh(self) -> None:
@@ -286,3 +442,35 @@ class MongoTrials(mongoexp.MongoTrials):
         """Every trial of this experiment, ERROR ones included (``refresh`` leaves those out)."""
         query = {"exp_key": self._exp_key} if self._exp_key is not None else {}
         return list(self.handle.jobs.find(query))
+
+
+class DurableAttachments:
+    """A ``MongoTrials.attachments`` whose reads and writes are retried through database outages."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    @survives_outages
+    def __contains__(self, name: str) -> bool:
+        return name in self._inner
+
+    @survives_outages
+    def __getitem__(self, name: str) -> Any:
+        return self._inner[name]
+
+    @survives_outages
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._inner[name] = value
+
+    @survives_outages
+    def __delitem__(self, name: str) -> None:
+        del self._inner[name]
+
+    def __iter__(self) -> Any:
+        return iter(survives_outages(lambda: list(self._inner))())
+
+    def keys(self) -> list[str]:
+        return list(self)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(name, self[name]) for name in self]

@@ -5,10 +5,12 @@ and adds what keeps a parallel search from losing work:
 
 * a heartbeat: while a job runs, a thread refreshes its ``refresh_time`` (without touching its
   version, so the final write still passes hyperopt's version check);
-* stale-job recovery: before each reservation the worker requeues jobs whose owner stopped
-  heartbeating for ``stale_after`` seconds, and marks ERROR a job that has been requeued
-  ``max_requeues`` times (it kills its workers); a requeue bumps the job's version, so a worker
-  that was only frozen cannot overwrite the job it lost;
+* stale-job recovery: while looking for work (at most every ``stale_after / 4`` seconds) the worker
+  requeues jobs whose owner stopped heartbeating for ``stale_after`` seconds, and marks ERROR a job
+  that has been requeued ``max_requeues`` times (it kills its workers); a requeue bumps the job's
+  version, so a worker that was only frozen cannot overwrite the job it lost;
+* a registry entry: the worker announces itself in the ``workers`` collection while it runs, so the
+  driver can size its queue to the workers it can see;
 * a clean stop: on SIGTERM/SIGINT the worker takes no new job; a job still running after
   ``grace_period`` seconds is handed back (NEW again), so a clean stop leaves nothing RUNNING.
 """
@@ -27,7 +29,7 @@ from typing import Any
 
 import pymongo.errors
 from hyperopt import mongoexp
-from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, spec_from_misc
+from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, spec_from_misc
 from hyperopt.utils import coarse_utcnow, temp_dir, working_dir
 
 from .mongo import MongoJobs, MongoTrials, parse_mongo_url, survives_outages
@@ -57,31 +59,9 @@ class _HandBack(BaseException):
     """Raised in the main thread when a stopping worker's grace period runs out."""
 
 
-@survives_outages
 def requeue_stale_jobs(jobs: MongoJobs, stale_after: float, max_requeues: int, exp_key: str | None = None) -> int:
     """Give back jobs whose owner stopped heartbeating; a job requeued too often becomes ERROR."""
-    import datetime
-
-    cutoff = coarse_utcnow() - datetime.timedelta(seconds=stale_after)
-    query: dict[str, Any] = {"state": JOB_STATE_RUNNING, "refresh_time": {"$lt": cutoff}}
-    if exp_key is not None:
-        query["exp_key"] = exp_key
-    recovered = 0
-    for job in jobs.jobs.find(query, projection=["_id", "tid", "owner", "requeues"]):
-        requeues = int(job.get("requeues", 0)) + 1
-        if requeues > max_requeues:
-            change = {"state": JOB_STATE_ERROR,
-                      "error": ["WorkerDied", f"its worker stopped without finishing it {requeues - 1} times"]}
-        else:
-            change = {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None,
-                      "requeues": requeues}
-        taken = jobs.jobs.update_one({**query, "_id": job["_id"], "owner": job["owner"]},
-                                     {"$set": change, "$inc": {"version": 1}})
-        if taken.modified_count:
-            recovered += 1
-            logger.warning("job tid=%s of %s stopped heartbeating: %s", job.get("tid"), job.get("owner"),
-                           "marked ERROR" if change["state"] == JOB_STATE_ERROR else f"requeued ({requeues})")
-    return recovered
+    return jobs.requeue_stale(stale_after, max_requeues, exp_key)
 
 
 class Worker:
@@ -94,6 +74,8 @@ class Worker:
         self.host_id = f"{socket.gethostname()}:{os.getpid()}"
         self._stopping = threading.Event()
         self._evaluating = False
+        self._next_requeue_scan = 0.0
+        self._next_announcement = 0.0
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -121,12 +103,19 @@ class Worker:
             failures = 0
             done += 1
         logger.info("worker %s stopping after %d jobs", self.host_id, done)
+        try:
+            self.jobs.retire_worker(self.host_id)
+        except pymongo.errors.PyMongoError:
+            pass  # the entry expires by itself
         return done
 
     def _reserve(self) -> dict | None:
         started = time.monotonic()
         while not self._stopping.is_set():
-            requeue_stale_jobs(self.jobs, self.options.stale_after, self.options.max_requeues, self.options.exp_key)
+            self._announce(busy=False)
+            if time.monotonic() >= self._next_requeue_scan:
+                requeue_stale_jobs(self.jobs, self.options.stale_after, self.options.max_requeues, self.options.exp_key)
+                self._next_requeue_scan = time.monotonic() + self.options.stale_after / 4
             job = self.jobs.reserve(self.host_id, exp_key=self.options.exp_key)
             if job is not None:
                 return job
@@ -136,6 +125,17 @@ class Worker:
             self._stopping.wait(self.options.poll_interval)
         return None
 
+    def _announce(self, busy: bool) -> None:
+        """Refresh this worker's registry entry, at most once a second; it lives three periods."""
+        if time.monotonic() < self._next_announcement:
+            return
+        period = max(self.options.poll_interval, self.options.heartbeat_interval, 1.0)
+        try:
+            self.jobs.announce_worker(self.host_id, self.options.exp_key, 3 * period, busy)
+        except pymongo.errors.ConnectionFailure:
+            logger.warning("could not announce worker %s: database unreachable", self.host_id)
+        self._next_announcement = time.monotonic() + 1.0
+
     # -- one job ---------------------------------------------------------------------------------
 
     def _run_job(self, job: dict) -> None:
@@ -143,8 +143,7 @@ class Worker:
         logger.info("job tid=%s (%s) reserved", job["tid"], job["_id"])
         trials = MongoTrials(self.jobs, exp_key=job["exp_key"], refresh=False)
         ctrl = mongoexp.MongoCtrl(trials=trials, current_trial=job, read_only=False)
-        finished = threading.Event()
-        threading.Thread(target=self._heartbeat, args=(job, finished), daemon=True).start()
+        heartbeat = _Heartbeat(self, job)
         self._evaluating = True
         try:
             domain = self._load_domain(trials, job)
@@ -155,15 +154,19 @@ class Worker:
             except _HandBack:
                 raise
             except BaseException as error:
+                heartbeat.stop()
                 self.jobs.update(job, {"state": JOB_STATE_ERROR, "error": (str(type(error)), str(error)),
                                        "refresh_time": coarse_utcnow()})
                 raise
+            # The heartbeat must be over before the result is written: on a server that applies
+            # updates as read-modify-write, a late heartbeat would put back the RUNNING document.
+            heartbeat.stop()
             for name, value in result.pop("attachments", {}).items():
                 ctrl.attachments[name] = value
             self.jobs.update(job, {"state": JOB_STATE_DONE, "result": result, "refresh_time": coarse_utcnow()})
         finally:
             self._evaluating = False
-            finished.set()
+            heartbeat.stop()
             signal.alarm(0)
         logger.info("job tid=%s done in %.2f s", job["tid"], time.monotonic() - started)
 
@@ -172,22 +175,9 @@ class Worker:
     def _load_domain(trials: MongoTrials, job: dict) -> Any:
         return mongoexp.pickler.loads(trials.attachments[job["misc"]["cmd"][1]])
 
-    def _heartbeat(self, job: dict, finished: threading.Event) -> None:
-        while not finished.wait(self.options.heartbeat_interval):
-            try:
-                self.jobs.jobs.update_one({"_id": job["_id"], "owner": self.host_id, "state": JOB_STATE_RUNNING},
-                                          {"$set": {"refresh_time": coarse_utcnow()}})
-            except pymongo.errors.ConnectionFailure:
-                logger.warning("heartbeat of job tid=%s missed: database unreachable", job["tid"])
-
-    @survives_outages
     def _hand_back(self, job: dict) -> None:
-        self.jobs.jobs.update_one(
-            {"_id": job["_id"], "owner": self.host_id, "state": JOB_STATE_RUNNING},
-            {"$set": {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None},
-             "$inc": {"version": 1}},
-        )
-        logger.warning("job tid=%s handed back unfinished (stop requested)", job["tid"])
+        if self.jobs.hand_back(job, self.host_id):
+            logger.warning("job tid=%s handed back unfinished (stop requested)", job["tid"])
 
     # -- signals ---------------------------------------------------------------------------------
 
@@ -213,6 +203,33 @@ class Worker:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGALRM, grace_over)
+
+
+class _Heartbeat:
+    """While a job runs, refresh its ``refresh_time`` (and the worker's registry entry)."""
+
+    def __init__(self, worker: Worker, job: dict) -> None:
+        self._worker = worker
+        self._job = job
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job['tid']}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop beating and wait for a beat in flight to land; safe to call twice."""
+        self._finished.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _beat(self) -> None:
+        worker, job = self._worker, self._job
+        while not self._finished.wait(worker.options.heartbeat_interval):
+            try:
+                worker.jobs.jobs.update_one({"_id": job["_id"], "owner": worker.host_id, "state": JOB_STATE_RUNNING},
+                                            {"$set": {"refresh_time": coarse_utcnow()}})
+            except pymongo.errors.ConnectionFailure:
+                logger.warning("heartbeat of job tid=%s missed: database unreachable", job["tid"])
+            worker._announce(busy=True)
 
 
 def run_worker(options: WorkerOptions) -> int:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -119,3 +120,30 @@ def test_a_restarted_driver_resumes_the_same_search_and_a_rerun_returns_at_once(
         for worker in workers:
             worker.terminate()
             worker.wait(timeout=20)
+
+
+def test_concurrent_workers_never_reserve_the_same_job(mongo_db):
+    """Reservation is a unique-key claim, so it holds even where findAndModify is not atomic (FerretDB/SQLite)."""
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="race")
+    tids = trials.new_trial_ids(120)
+    docs = trials.new_trial_docs(tids, [None] * len(tids), [{"status": "new"}] * len(tids),
+                                 [{"tid": t, "cmd": None, "workdir": None, "idxs": {}, "vals": {}} for t in tids])
+    trials.insert_trial_docs(docs)
+    taken: dict[str, list[int]] = {}
+
+    def reserve_all(name: str) -> None:
+        jobs = MongoJobs.new_from_connection_str(f"mongo://{mongo_db}/jobs")
+        mine = taken.setdefault(name, [])
+        while (job := jobs.reserve(name, exp_key="race")) is not None:
+            mine.append(job["tid"])
+
+    threads = [threading.Thread(target=reserve_all, args=(f"worker-{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    reserved = [tid for tids_of_one in taken.values() for tid in tids_of_one]
+    assert sorted(reserved) == tids  # every job once, none twice
+    assert sum(1 for tids_of_one in taken.values() if tids_of_one) > 1
+    owners = {d["tid"]: d["owner"] for d in trials.handle.jobs.find({"exp_key": "race"})}
+    assert all(owners[tid] == name for name, mine in taken.items() for tid in mine)

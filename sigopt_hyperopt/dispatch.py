@@ -1,0 +1,69 @@
+"""hyperopt's fmin loop, with a queue sized to the worker pool and a short poll.
+
+``fmin``'s defaults starve a pool of workers: ``max_queue_len=1`` keeps one job queued and the
+driver looks at the store once a second (``FMinIter.poll_interval_secs``, which ``fmin`` does not
+expose), so eight workers share about one job a second. ``MongoTrials.fmin`` runs the same loop
+through :class:`PoolSizedFMinIter`, which keeps about as many jobs queued as there are live workers
+(re-counted while the search runs, so workers may come and go) and polls every
+``poll_interval`` seconds. An explicit queue length is kept as given.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from hyperopt.fmin import FMinIter, space_eval
+from hyperopt.base import Domain
+
+WORKER_RECOUNT_S = 1.0
+"""How often the driver re-counts the live workers."""
+
+
+class PoolSizedFMinIter(FMinIter):
+    """``FMinIter`` whose queue length follows the number of live workers when not fixed."""
+
+    def __init__(self, *args: Any, count_workers: Callable[[], int], fixed_queue_len: int | None,
+                 poll_interval: float, **kwargs: Any) -> None:
+        self._count_workers = count_workers
+        self._fixed_queue_len = fixed_queue_len
+        self._queue_len = fixed_queue_len or 1
+        self._recount_at = 0.0
+        super().__init__(*args, **kwargs)
+        self.poll_interval_secs = poll_interval
+
+    @property  # type: ignore[override]
+    def max_queue_len(self) -> int:
+        if self._fixed_queue_len is None and time.monotonic() >= self._recount_at:
+            self._queue_len = max(1, self._count_workers())
+            self._recount_at = time.monotonic() + WORKER_RECOUNT_S
+        return self._queue_len
+
+    @max_queue_len.setter
+    def max_queue_len(self, value: int) -> None:
+        """FMinIter's constructor sets it; the fixed value, if any, was already taken."""
+
+
+def fmin_on_pool(trials: Any, fn: Callable, space: Any, *, algo: Callable, max_evals: int, rstate: Any,
+                 queue_len: int | None, poll_interval: float, count_workers: Callable[[], int],
+                 timeout: float | None = None, loss_threshold: float | None = None, verbose: bool = False,
+                 pass_expr_memo_ctrl: Any = None, catch_eval_exceptions: bool = False, return_argmin: bool = True,
+                 show_progressbar: Any = True, early_stop_fn: Callable | None = None,
+                 trials_save_file: str = "") -> Any:
+    """What ``hyperopt.fmin`` does once it has a trials object, through :class:`PoolSizedFMinIter`."""
+    domain = Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+    iteration = PoolSizedFMinIter(
+        algo, domain, trials, rstate, max_evals=max_evals, timeout=timeout, loss_threshold=loss_threshold,
+        verbose=verbose, show_progressbar=show_progressbar, early_stop_fn=early_stop_fn,
+        trials_save_file=trials_save_file, count_workers=count_workers, fixed_queue_len=queue_len,
+        poll_interval=poll_interval,
+    )
+    iteration.catch_eval_exceptions = catch_eval_exceptions
+    iteration.exhaust()
+    if return_argmin:
+        if len(trials.trials) == 0:
+            raise ValueError("There are no finished trials, so there is no best point to return.")
+        return trials.argmin
+    if len(trials) > 0:
+        return space_eval(space, trials.argmin)
+    return None
