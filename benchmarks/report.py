@@ -185,6 +185,10 @@ def write_report() -> None:
                            "(its defaults: 5 seeds, 80 evaluations, all five algorithms, two runs at a time).\n\n" + stamp + "\n\n" + quality_section())
     text = replace_section(text, "latency", "## Suggestion latency\n\nCommand: `uv run --group bench python -m benchmarks.latency`.\n\n"
                            + stamp + "\n\n" + latency_section())
+    from .distributed import section as distributed_section
+
+    text = replace_section(text, "distributed", "## Distributed searches\n\nCommand: `uv run --group bench python -m "
+                           "benchmarks.distributed --stock`.\n\n" + stamp + "\n\n" + distributed_section())
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)
 

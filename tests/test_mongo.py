@@ -147,3 +147,52 @@ def test_concurrent_workers_never_reserve_the_same_job(mongo_db):
     assert sum(1 for tids_of_one in taken.values() if tids_of_one) > 1
     owners = {d["tid"]: d["owner"] for d in trials.handle.jobs.find({"exp_key": "race"})}
     assert all(owners[tid] == name for name, mine in taken.items() for tid in mine)
+
+
+def test_four_workers_and_a_queue_sized_to_them(mongo_db):
+    """Without max_queue_len, MongoTrials keeps as many jobs queued as it sees live workers."""
+    workers = start_workers(mongo_db, 4)
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="pool")
+        deadline = time.monotonic() + 60
+        while trials.live_workers() < 4:
+            assert time.monotonic() < deadline, f"only {trials.live_workers()} workers announced themselves"
+            time.sleep(0.2)
+        batches: list[int] = []
+
+        def recording_suggest(new_ids, domain, trials_, seed):
+            batches.append(len(new_ids))
+            return sigopt_suggest(new_ids, domain, trials_, seed)
+
+        fmin(slow_quadratic, {"x": hp.uniform("x", -1, 1)}, algo=recording_suggest, max_evals=16, trials=trials,
+             rstate=np.random.default_rng(0), show_progressbar=False)
+        docs = trials.all_trial_docs()
+        assert sorted(d["tid"] for d in docs) == list(range(16))
+        assert all(d["state"] == JOB_STATE_DONE and d["result"]["status"] == "ok" for d in docs)
+        assert len({d["owner"] for d in docs}) == 4  # every worker took jobs
+        assert max(batches) == 4  # hyperopt's default queue would have asked for one point at a time
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=20)
+    assert trials.live_workers() == 0  # a clean stop leaves the registry
+
+
+def test_an_explicit_queue_length_is_kept(mongo_db):
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="fixed", queue_len=1)
+    batches: list[int] = []
+
+    def recording_suggest(new_ids, domain, trials_, seed):
+        batches.append(len(new_ids))
+        return sigopt_suggest(new_ids, domain, trials_, seed)
+
+    workers = start_workers(mongo_db, 2)
+    try:
+        fmin(slow_quadratic, {"x": hp.uniform("x", -1, 1)}, algo=recording_suggest, max_evals=4, trials=trials,
+             max_queue_len=3, rstate=np.random.default_rng(0), show_progressbar=False)
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=20)
+    assert batches and set(batches) == {1}
