@@ -18,10 +18,21 @@ from .space import TranslatedSpace, translate
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``MongoTrials`` without importing pymongo for searches that do not use it."""
+    if name == "MongoTrials":
+        from .mongo import MongoTrials
+
+        return MongoTrials
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "EngineError",
+    "MongoTrials",
     "SearchMismatchError",
     "SigOptHyperoptError",
     "TranslatedSpace",
