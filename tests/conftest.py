@@ -60,13 +60,13 @@ def ferretdb_binary() -> str:
     return next((c for c in FERRETDB_CANDIDATES if c and os.access(c, os.X_OK)), None) or _build_ferretdb()
 
 
-def start_ferretdb(data: Path, port: int) -> subprocess.Popen:
+def start_ferretdb(data: Path, port: int, *extra: str) -> subprocess.Popen:
     """Start FerretDB on 127.0.0.1:port over SQLite files in ``data``; returns when it answers."""
     log = data / "ferretdb.log"
     with open(log, "a") as out:
         process = subprocess.Popen(
             [ferretdb_binary(), "--handler=sqlite", f"--sqlite-url=file:{data}/", f"--listen-addr=127.0.0.1:{port}",
-             f"--state-dir={data}", "--debug-addr=-", "--telemetry=disable", "--log-level=warn"],
+             f"--state-dir={data}", "--debug-addr=-", "--telemetry=disable", "--log-level=warn", *extra],
             stdout=out, stderr=subprocess.STDOUT,
         )
     _wait_for(f"127.0.0.1:{port}", process, log)
