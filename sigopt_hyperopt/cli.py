@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--max-requeues", type=int, default=3, help="then mark the job ERROR instead")
     worker.add_argument("--grace-period", type=float, default=30.0,
                         help="on SIGTERM, seconds to finish the current job before handing it back")
+    worker.add_argument("--outage-tolerance", type=float, default=120.0,
+                        help="seconds to keep retrying an unreachable database before exiting with an error")
     worker.set_defaults(handler=_worker, verbose_default=True)
     return parser
 

@@ -152,13 +152,15 @@ def connect(address: MongoAddress) -> pymongo.MongoClient:
 def survives_outages(method: Callable[..., T]) -> Callable[..., T]:
     """Retry a store operation while the database is unreachable, with jittered exponential backoff.
 
-    Bounded by :data:`OUTAGE_TOLERANCE_S`; then a :class:`DatabaseError` says what happened. Only
-    connection failures are retried, never a refused operation.
+    Bounded by the ``outage_tolerance`` of the object the method belongs to (default
+    :data:`OUTAGE_TOLERANCE_S`); then a :class:`DatabaseError` says what happened. Only connection
+    failures are retried, never a refused operation.
     """
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> T:
-        deadline = time.monotonic() + OUTAGE_TOLERANCE_S
+        tolerance = float(getattr(args[0], "outage_tolerance", OUTAGE_TOLERANCE_S)) if args else OUTAGE_TOLERANCE_S
+        deadline = time.monotonic() + tolerance
         delay = 0.2
         while True:
             try:
@@ -166,7 +168,7 @@ def survives_outages(method: Callable[..., T]) -> Callable[..., T]:
             except pymongo.errors.ConnectionFailure as error:
                 if time.monotonic() + delay > deadline:
                     raise DatabaseError(
-                        f"The database stayed unreachable for {OUTAGE_TOLERANCE_S:.0f} s during {method.__name__}: "
+                        f"The database stayed unreachable for {tolerance:.0f} s during {method.__name__}: "
                         f"{type(error).__name__}. Restart it; finished trials are safe in it."
                     ) from None
                 logger.warning("database unreachable during %s; retrying in %.1f s", method.__name__, delay)
@@ -183,6 +185,9 @@ def _attempt_is(attempt: int) -> Any:
 
 class MongoJobs(mongoexp.MongoJobs):
     """hyperopt's job collection on pymongo 4."""
+
+    outage_tolerance: float = OUTAGE_TOLERANCE_S
+    """Seconds a store operation keeps retrying an unreachable database before giving up."""
 
     @classmethod
     def new_from_connection_str(cls, conn_str: str, gfs_coll: str = "fs", config_name: str = "spec") -> "MongoJobs":
@@ -362,12 +367,16 @@ class MongoTrials(mongoexp.MongoTrials):
     ``queue_len``: how many jobs ``fmin`` keeps queued. ``None`` (default) follows the number of
     live workers; ``fmin(max_queue_len=k)`` with k > 1 fixes it to k (hyperopt's default of 1 is
     taken as "not set": pass ``queue_len=1`` to really queue one job). ``poll_interval``: seconds
-    between the driver's looks at the store (hyperopt's loop uses 1 s).
+    between the driver's looks at the store (hyperopt's loop uses 1 s). ``outage_tolerance``: seconds
+    to keep retrying an unreachable database before raising :class:`DatabaseError`.
     """
 
     def __init__(self, arg: Any, exp_key: str | None = None, cmd: Any = None, workdir: str | None = None,
-                 refresh: bool = True, *, queue_len: int | None = None, poll_interval: float = 0.1) -> None:
+                 refresh: bool = True, *, queue_len: int | None = None, poll_interval: float = 0.1,
+                 outage_tolerance: float | None = None) -> None:
         handle = arg if isinstance(arg, mongoexp.MongoJobs) else MongoJobs.new_from_connection_str(arg)
+        if outage_tolerance is not None:
+            handle.outage_tolerance = outage_tolerance
         self.queue_len = queue_len
         self.poll_interval = poll_interval
         super().__init__(handle, exp_key=exp_key, cmd=cmd, workdir=workdir, refresh=refresh)
@@ -377,6 +386,10 @@ class MongoTrials(mongoexp.MongoTrials):
         return self.__class__(self.handle, exp_key=self._exp_key if exp_key is None else exp_key,
                               cmd=self.cmd if cmd is None else cmd, workdir=self.workdir if workdir is None else workdir,
                               refresh=refresh, queue_len=self.queue_len, poll_interval=self.poll_interval)
+
+    @property
+    def outage_tolerance(self) -> float:
+        return getattr(self.handle, "outage_tolerance", OUTAGE_TOLERANCE_S)
 
     def live_workers(self) -> int:
         """Workers that announced themselves recently and take this search's jobs."""
@@ -402,7 +415,7 @@ class MongoTrials(mongoexp.MongoTrials):
     @property
     def attachments(self) -> "DurableAttachments":
         """hyperopt's GridFS attachments, with every operation riding out database outages."""
-        return DurableAttachments(super().attachments)
+        return DurableAttachments(super().attachments, self.outage_tolerance)
 
     @survives_outages
     def refresh(self) -> None:
@@ -447,8 +460,9 @@ class MongoTrials(mongoexp.MongoTrials):
 class DurableAttachments:
     """A ``MongoTrials.attachments`` whose reads and writes are retried through database outages."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, outage_tolerance: float = OUTAGE_TOLERANCE_S) -> None:
         self._inner = inner
+        self.outage_tolerance = outage_tolerance
 
     @survives_outages
     def __contains__(self, name: str) -> bool:
@@ -467,7 +481,11 @@ class DurableAttachments:
         del self._inner[name]
 
     def __iter__(self) -> Any:
-        return iter(survives_outages(lambda: list(self._inner))())
+        return iter(self._names())
+
+    @survives_outages
+    def _names(self) -> list[str]:
+        return list(self._inner)
 
     def keys(self) -> list[str]:
         return list(self)

@@ -32,7 +32,7 @@ from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, spec_from_misc
 from hyperopt.utils import coarse_utcnow, temp_dir, working_dir
 
-from .mongo import MongoJobs, MongoTrials, parse_mongo_url, survives_outages
+from .mongo import DatabaseError, MongoJobs, MongoTrials, parse_mongo_url, survives_outages
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class WorkerOptions:
     stale_after: float = 60.0
     max_requeues: int = 3
     grace_period: float = 30.0
+    outage_tolerance: float = 120.0
 
 
 class _HandBack(BaseException):
@@ -71,6 +72,7 @@ class Worker:
         self.options = options
         self.address = parse_mongo_url(options.mongo)
         self.jobs = jobs or MongoJobs.new_from_connection_str(options.mongo)
+        self.jobs.outage_tolerance = options.outage_tolerance
         self.host_id = f"{socket.gethostname()}:{os.getpid()}"
         self._stopping = threading.Event()
         self._evaluating = False
@@ -96,6 +98,8 @@ class Worker:
             except _HandBack:
                 self._hand_back(job)
                 break
+            except DatabaseError:
+                raise  # the store is gone for good: stop, saying why
             except Exception as error:  # the objective failed; the job is ERROR
                 failures += 1
                 logger.warning("job tid=%s failed (%d in a row): %s", job["tid"], failures, error)
