@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--grace-period", type=float, default=30.0,
                         help="on SIGTERM, seconds to finish the current job before handing it back")
     worker.set_defaults(handler=_worker, verbose_default=True)
+
+    from .cluster.cli import add_cluster_command
+
+    add_cluster_command(commands)
     return parser
 
 
