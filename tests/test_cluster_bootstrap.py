@@ -237,7 +237,7 @@ def test_a_failing_host_is_reported_with_its_reason_while_the_others_carry_on(ho
     unreachable = f"root@127.0.0.5:{free_port('127.0.0.5')}"  # nobody listens there
     good, old = hosts["uv"], hosts["old"]
     code, out = cluster(capsys, "bootstrap", "mixed", "--hosts", f"{good.spec},{unreachable},{old.spec}",
-                        "--key", hosts["key"], "--db", mongo_db, "--workers-per-host", "1",
+                        "--key", hosts["key"], "--db", f"alice:s3cret-pw@{mongo_db}", "--workers-per-host", "1",
                         "--tunnel-port", str(free_port("127.0.0.1")))
     assert code == 1
     assert f"ok      {good.spec}" in out
@@ -245,9 +245,11 @@ def test_a_failing_host_is_reported_with_its_reason_while_the_others_carry_on(ho
     assert f"FAILED  {old.spec}: " in out and "sigopt-hyperopt needs Python >=3.11" in out
     assert "1 of 3 host(s) running workers" in out
     assert not (old.home / ".sigopt-hyperopt").exists()  # nothing was installed on the old-Python host
+    assert "s3cret-pw" not in out and "alice:***@" in out
+    assert not any("s3cret-pw" in path.read_text() for path in hosts["clusters"].glob("mixed.*"))
 
     code, out = cluster(capsys, "status", "mixed")
-    assert f"{good.spec}: reachable, 1/1 worker(s) alive" in out
+    assert f"{good.spec}: reachable, 1/1 worker(s) alive" in out and "s3cret-pw" not in out
     code, out = cluster(capsys, "down", "mixed")
     assert code == 0 and "1 worker(s) stopped cleanly" in out, out
 

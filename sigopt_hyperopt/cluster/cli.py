@@ -81,30 +81,32 @@ def _up(args: argparse.Namespace) -> int:
 # -- bootstrap -----------------------------------------------------------------------------------------
 
 
-def _database_plan(args: argparse.Namespace, state: ClusterState) -> None:
+def _database_plan(args: argparse.Namespace, state: ClusterState) -> tuple[str | None, str | None]:
+    """(tunnelled database, direct URL) with any password; the record gets them without it."""
     from ..mongo import parse_mongo_url
 
     if args.db and args.mongo:
         raise ClusterError("Give --db (the driver's database, reached through SSH tunnels) or --mongo (a database "
                            "the hosts reach themselves), not both.")
-    if args.db:
-        parse_mongo_url(args.db)
-        state.database, state.direct_mongo = args.db, None
-    elif args.mongo:
-        parse_mongo_url(args.mongo)
-        state.database, state.direct_mongo = None, args.mongo
-    if not state.database and not state.direct_mongo:
+    database, direct = (args.db, None) if args.db else (None, args.mongo) if args.mongo else (state.database,
+                                                                                             state.direct_mongo)
+    if not database and not direct:
         raise ClusterError("Where is the database? Pass --db HOST:PORT/DB (the driver's, reached through SSH tunnels) "
                            "or --mongo URL (one the hosts reach themselves).")
+    address = parse_mongo_url(database or direct or "")
+    if address.password == "***":
+        raise ClusterError("The cluster record keeps no database password: pass --db/--mongo again with it.")
+    state.database, state.direct_mongo = _redacted(database), _redacted(direct)
+    return database, direct
 
 
-def _mongo_for_host(state: ClusterState, direct_url: str | None):
+def _mongo_for_host(state: ClusterState, database_url: str | None, direct_url: str | None):
     from ..mongo import parse_mongo_url
 
     def mongo(host: Host) -> str:
         if direct_url:
             return direct_url.split("://")[-1]
-        database = parse_mongo_url(state.database or "")
+        database = parse_mongo_url(database_url or "")
         credentials = ""
         if database.username:
             credentials = database.username + (f":{database.password}" if database.password else "") + "@"
@@ -132,16 +134,16 @@ def _bootstrap(args: argparse.Namespace) -> int:
     state.ssh_options.update(_key_values(args.ssh_option))
     state.python = args.python or state.python
     state.tunnel_port = args.tunnel_port or state.tunnel_port
-    _database_plan(args, state)
-    direct_url = args.mongo or state.direct_mongo
+    database_url, direct_url = _database_plan(args, state)
     requirements = Path(args.requirements).read_text() if args.requirements else None
     ship = bootstrap.read_ship(args.ship or [])
     worker_args = ["--reserve-timeout=0", f"--poll-interval={args.poll_interval}"]
     if args.exp_key:
         worker_args.append(f"--exp-key={args.exp_key}")
     worker_args += args.worker_arg or []
-    plan = bootstrap.WorkerPlan(mongo_for_host=_mongo_for_host(state, direct_url), per_host=args.workers_per_host,
-                                worker_args=worker_args, requirements=requirements, ship=ship)
+    plan = bootstrap.WorkerPlan(mongo_for_host=_mongo_for_host(state, database_url, direct_url),
+                                per_host=args.workers_per_host, worker_args=worker_args, requirements=requirements,
+                                ship=ship)
     ssh.check_ssh_client()
 
     source = f"--wheel {args.wheel}" if args.wheel else f"a wheel built from {package.source_tree() or '(no source tree)'}"
@@ -160,10 +162,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
         _say("dry run: nothing was changed")
         return 0
 
-    stored_direct = state.direct_mongo
-    state.direct_mongo = _redacted(direct_url)  # the record keeps no password
     state.save()
-    state.direct_mongo = stored_direct
     ssh.write_config(state)
     with tempfile.TemporaryDirectory(prefix="sigopt-hyperopt-wheel-") as build_dir:
         payload = package.payload(Path(args.wheel) if args.wheel else None, Path(build_dir))
@@ -184,7 +183,6 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
         outcomes = bootstrap.for_each_host(state.hosts, lambda h: bootstrap.bootstrap_host(state, h, payload, plan, step),
                                            done)
-    state.direct_mongo = _redacted(direct_url)
     state.save()
     failed = [o for o in outcomes if not o.ok]
     _say(f"cluster {args.name}: {len(outcomes) - len(failed)} of {len(outcomes)} host(s) running workers")
@@ -310,6 +308,9 @@ def _status(args: argparse.Namespace) -> int:
             if not worker["alive"]:
                 _say(f"    worker {worker['index']} (pid {worker['pid']}) is not running; last log line: "
                      f"{worker['last_log_line'] or '(empty log)'}")
+    for host in state.hosts:
+        if not host.bootstrapped:
+            _say(f"  {host.label}: not bootstrapped (no workers started there)")
     if counts is None:
         _say(f"  jobs: the database could not be read ({reason})")
     else:

@@ -23,6 +23,8 @@ from .state import ClusterState, Host
 logger = logging.getLogger(__name__)
 
 MAX_PAUSE_S = 30.0
+CHATTER = ("debug", "Authenticated to", "Transferred:", "Bytes per second", "OpenSSH_")
+"""Lines of ``ssh -v`` that say nothing about why a tunnel ended."""
 
 
 @dataclass
@@ -71,7 +73,7 @@ class TunnelKeeper:
                 tunnel.pause = 1.0
                 ready.set()
                 self.on_change(tunnel)
-            elif line and not line.startswith("debug"):
+            elif line and not line.startswith(CHATTER):
                 tunnel.last_error = line
         ready.set()
 
