@@ -33,6 +33,7 @@ from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.cli import main
 from sigopt_hyperopt.cluster.remote import _pid_alive
 from sigopt_hyperopt.cluster.ssh import wait_for_ssh
+from sigopt_hyperopt.cluster.state import ClusterState, Host
 from sigopt_hyperopt.errors import ClusterError
 from sigopt_hyperopt.mongo import MongoTrials
 
@@ -271,6 +272,19 @@ def test_dry_runs_print_the_plan_and_touch_nothing(hosts, mongo_db, capsys):
     assert f"{host.spec}: ~/.sigopt-hyperopt/clusters/dry/venv; 3 worker(s)" in out
     assert not (hosts["clusters"] / "dry.json").exists()
     assert not (host.home / ".sigopt-hyperopt" / "clusters" / "dry").exists()
+
+    record = ClusterState(name="dry", hosts=[Host(host.address, "root", host.port, bootstrapped=True)],
+                          key_path=hosts["key"], database=mongo_db, tunnel_port=40000)
+    record.save()
+    before = record.path.read_text()
+    code, out = cluster(capsys, "tunnel", "dry", "--dry-run")
+    assert code == 0 and "dry run: nothing was opened" in out
+    assert f"-R 127.0.0.1:40000:{mongo_db.split('/')[0]}" in out
+    code, out = cluster(capsys, "down", "dry", "--dry-run")
+    assert code == 0 and f"stop the workers on 1 host(s): {host.spec}" in out and "terminate" not in out
+    code, out = cluster(capsys, "status", "dry", "--dry-run")
+    assert code == 0 and "dry run" in out
+    assert record.path.read_text() == before and not record.known_hosts_path.exists()
 
 
 def test_waiting_for_ssh_returns_when_it_answers_and_names_the_silent_ones(hosts):
