@@ -171,16 +171,22 @@ def test_a_search_runs_on_workers_that_bootstrap_started_over_ssh(hosts, mongo_d
     objective.write_text(textwrap.dedent("""
         import time
 
+        import iniconfig  # not a dependency of sigopt-hyperopt: the hosts get it from --requirements
+
+
         def objective(params):
             time.sleep(0.3)
             return (params["x"] - 0.25) ** 2
     """))
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("iniconfig\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     from cluster_objective import objective as fn  # noqa: E402  (the driver imports it as the user would)
 
     uv_host, pip_host = hosts["uv"], hosts["pip"]
     code, out = cluster(capsys, "bootstrap", "e2e", "--hosts", f"{uv_host.spec},{pip_host.spec}", "--key", hosts["key"],
                         "--db", mongo_db, "--workers-per-host", "2", "--ship", str(objective),
+                        "--requirements", str(requirements),
                         "--tunnel-port", str(free_port("127.0.0.1")), "--poll-interval", "0.2")
     assert code == 0, out
     assert f"ok      {uv_host.spec}" in out and "installed with uv" in out

@@ -10,7 +10,6 @@ on. Per host, the steps are: check that ssh gets in and that the host's Python i
 from __future__ import annotations
 
 import logging
-import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +56,8 @@ class WorkerPlan:
 
 def call(state: ClusterState, host: Host, request: dict, timeout: float = GATEWAY_TIMEOUT_S) -> dict:
     """Send one request to :mod:`.remote` on a host and return its answer; ClusterError on failure."""
-    spec = f"ssh={ssh.alias(state, host)}//ssh_config={state.ssh_config_path}//python={shlex.quote(state.python)}"
+    # The Python command goes to the host's shell as given (like in ssh.check_python), so it may be a path or a command.
+    spec = f"ssh={ssh.alias(state, host)}//ssh_config={state.ssh_config_path}//python={state.python}"
     group = execnet.Group()
     try:
         try:
