@@ -257,8 +257,31 @@ def test_a_failing_host_is_reported_with_its_reason_while_the_others_carry_on(ho
 
     code, out = cluster(capsys, "status", "mixed")
     assert f"{good.spec}: reachable, 1/1 worker(s) alive" in out and "s3cret-pw" not in out
+    assert f"{unreachable}: not bootstrapped" in out
+
+    # Bootstrapping again replaces the workers (the old one stops first) and reuses the venv.
+    [first_pid] = _worker_pids(good, "mixed")
+    code, out = cluster(capsys, "bootstrap", "mixed", "--db", f"alice:s3cret-pw@{mongo_db}")
+    assert code == 1 and f"ok      {good.spec}" in out and "1 worker(s) started (replaced 1)" in out, out
+    assert not _pid_alive(first_pid)
+
+    # A worker that dies (its whole process group killed, as by the OOM killer) shows its last log line.
+    [pid] = _worker_pids(good, "mixed")
+    log = good.home / ".sigopt-hyperopt" / "clusters" / "mixed" / "logs" / "worker-0.log"
+    deadline = time.monotonic() + 60
+    while not log.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(pid, signal.SIGKILL)
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    code, out = cluster(capsys, "status", "mixed")
+    last_line = log.read_text().strip().splitlines()[-1]
+    assert f"{good.spec}: reachable, 0/1 worker(s) alive" in out
+    assert f"worker 0 (pid {pid}) is not running; last log line: {last_line}" in out
+    assert "s3cret-pw" not in log.read_text()
+
     code, out = cluster(capsys, "down", "mixed")
-    assert code == 0 and "1 worker(s) stopped cleanly" in out, out
+    assert code == 0 and "0 worker(s) stopped cleanly" in out, out
 
 
 def test_a_wrong_key_path_fails_before_any_work(hosts, mongo_db, capsys):

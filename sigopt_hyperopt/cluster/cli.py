@@ -134,6 +134,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
     state.ssh_options.update(_key_values(args.ssh_option))
     state.python = args.python or state.python
     state.tunnel_port = args.tunnel_port or state.tunnel_port
+    state.workers_per_host = args.workers_per_host or state.workers_per_host
     database_url, direct_url = _database_plan(args, state)
     requirements = Path(args.requirements).read_text() if args.requirements else None
     ship = bootstrap.read_ship(args.ship or [])
@@ -142,7 +143,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
         worker_args.append(f"--exp-key={args.exp_key}")
     worker_args += args.worker_arg or []
     plan = bootstrap.WorkerPlan(mongo_for_host=_mongo_for_host(state, database_url, direct_url),
-                                per_host=args.workers_per_host, worker_args=worker_args, requirements=requirements,
+                                per_host=state.workers_per_host, worker_args=worker_args, requirements=requirements,
                                 ship=ship)
     ssh.check_ssh_client()
 
@@ -153,7 +154,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
         via = (f"tunnel to {state.database} at 127.0.0.1:{state.tunnel_port_of(host)}" if not direct_url
                else f"directly {_redacted(direct_url)}")
         _say(f"  {host.label}: ~/{state.remote_dir}/venv; "
-             f"{args.workers_per_host or 'CPU-count'} worker(s), database {via}")
+             f"{state.workers_per_host or 'CPU-count'} worker(s), database {via}")
     if requirements:
         _say(f"  plus requirements from {args.requirements}")
     if ship:

@@ -85,6 +85,8 @@ class ClusterState:
     direct_mongo: str | None = None
     """A database URL the hosts reach themselves (no tunnel); stored without its password."""
     tunnel_port: int = DEFAULT_TUNNEL_PORT
+    workers_per_host: int | None = None
+    """None: each host's CPU count."""
 
     # -- files -------------------------------------------------------------------------------------
 
