@@ -48,7 +48,8 @@ def _up(args: argparse.Namespace) -> int:
     plan = ec2.LaunchPlan(args.name, args.count, args.instance_type, ami, args.key_name, args.subnet, args.spot, cidr)
     region = client.meta.region_name
     _say(f"cluster {args.name} in {region}: {len(existing)} instance(s) already there, {missing} to launch")
-    _say(f"  security group {group['GroupId'] if group else ec2.group_name(args.name) + ' (new)'}: SSH (22/tcp) from {cidr} only")
+    group_text = group["GroupId"] if group else ec2.group_name(args.name) + " (new)"
+    _say(f"  security group {group_text}: SSH (22/tcp) from {cidr} only")
     if missing:
         _say(f"  launch {missing} x {args.instance_type}{' (spot)' if args.spot else ''} from {ami}"
              f"{', key pair ' + args.key_name if args.key_name else ''}{', subnet ' + args.subnet if args.subnet else ''}")
@@ -429,7 +430,8 @@ def add_cluster_command(commands: Any) -> None:
     boot.add_argument("--db", help="the driver's database, host:port/db as the driver reaches it (tunnelled)")
     boot.add_argument("--mongo", help="a database URL the hosts reach themselves (no tunnel)")
     boot.add_argument("--tunnel-port", type=int, default=None,
-                      help=f"loopback port of host 0's tunnel; host i uses this + i (default {cluster_state.DEFAULT_TUNNEL_PORT})")
+                      help="loopback port of host 0's tunnel; host i uses this + i "
+                           f"(default {cluster_state.DEFAULT_TUNNEL_PORT})")
     boot.add_argument("--exp-key", help="workers only take jobs of this experiment key")
     boot.add_argument("--poll-interval", type=float, default=1.0, help="seconds between a worker's looks for a job")
     boot.add_argument("--worker-arg", action="append", metavar="ARG", help="extra `sigopt-hyperopt worker` argument")
