@@ -212,3 +212,12 @@ def test_the_callers_address_becomes_a_single_host_range():
         assert ec2.caller_cidr(f"http://127.0.0.1:{server.server_port}/") == "203.0.113.9/32"
     finally:
         server.shutdown()
+
+
+def test_the_bin_script_is_the_cluster_command(aws):
+    script = Path(__file__).resolve().parent.parent / "bin" / "sigopt-hyperopt-cluster"
+    done = subprocess.run([sys.executable, str(script), "up", "scripted", "--count", "2", "--ssh-cidr", "192.0.2.0/28",
+                           "--dry-run"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "launch 2 x c7i.large" in done.stdout and "dry run: nothing was changed" in done.stdout
+    assert tagged(aws, "scripted") == [] and SECRET not in done.stdout + done.stderr
