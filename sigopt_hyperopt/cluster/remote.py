@@ -55,6 +55,9 @@ def install(request: dict) -> dict:
     with open(pins, "w") as out:
         out.write("\n".join(request["pins"]) + "\n")
     python = os.path.join(venv, "bin", "python")
+    if shutil.which("cloud-init"):
+        # A fresh EC2 instance may still be running its start-up script (which installs python3-venv).
+        subprocess.run(["cloud-init", "status", "--wait"], capture_output=True, timeout=900)
     uv = shutil.which("uv")
     if uv:
         if not os.path.exists(python):
