@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--outage-tolerance", type=float, default=120.0,
                         help="seconds to keep retrying an unreachable database before exiting with an error")
     worker.set_defaults(handler=_worker, verbose_default=True)
+
+    from .cluster.cli import add_cluster_command
+
+    add_cluster_command(commands)
     return parser
 
 

@@ -39,3 +39,11 @@ class EngineError(SigOptHyperoptError):
 
 class AuthenticationError(EngineError):
     """SigOpt rejected the API token."""
+
+
+class ClusterError(SigOptHyperoptError):
+    """A cluster command cannot go on: a missing key file, an unreachable host, AWS said no, ...
+
+    Raised before work is wasted where the cause can be seen up front (a wrong key path, a refused
+    security-group rule); per-host failures during a bootstrap are reported per host instead.
+    """
