@@ -346,6 +346,16 @@ def test_parallel_bandwidth_defaults_to_fmins_queue_length_and_is_never_exceeded
     assert_reported_exactly_once(experiment, range(6))  # fmin asked for 3, 3, then 1: the 7th is unreported
 
 
+def test_parallel_bandwidth_defaults_to_the_workers_the_trials_can_see(server):
+    class TrialsWithWorkers(Trials):
+        def live_workers(self):  # as MongoTrials counts the workers that heartbeat
+            return 3
+
+    trials = TrialsWithWorkers()
+    run(trials, 3)
+    assert the_experiment(server).body["parallel_bandwidth"] == 3
+
+
 def test_a_queue_longer_than_the_bandwidth_in_process_is_refused_with_what_to_change(server):
     algo = partial(sigopt_suggest, parallel_bandwidth=2, retry=FAST_RETRIES)
     with pytest.raises(ConfigurationError, match=r"max_queue_len=2"):
