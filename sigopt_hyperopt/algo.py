@@ -24,7 +24,7 @@ import time
 import urllib.parse
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from hyperopt.base import (
     JOB_STATE_CANCEL,
@@ -160,6 +160,28 @@ def sigopt_suggest(
     return trials.new_trial_docs(ids, [None] * len(ids), [domain.new_result() for _ in ids], miscs)
 
 
+def report_finished(trials: Any, space: Any, **options: Any) -> None:
+    """Report every finished trial not reported yet, without asking for new points.
+
+    ``fmin`` calls the algorithm only when it wants new points, so the trials that finish after its
+    last call reach SigOpt when the search is continued.  Call this after ``fmin`` (with the space
+    and the options given to ``sigopt_suggest``) to report them now::
+
+        best = fmin(fn, space, algo=partial(sigopt_suggest, **options), trials=trials, max_evals=100)
+        report_finished(trials, space, **options)
+    """
+    from hyperopt.base import Domain
+
+    session = _session(trials, Domain(_never_called, space), SearchOptions(**options), requested=0)
+    if hasattr(trials, "refresh"):
+        trials.refresh()
+    _report(session, trials)
+
+
+def _never_called(params: Any) -> Any:
+    raise RuntimeError("report_finished evaluates nothing")
+
+
 def _report(session: _Session, trials: Any) -> _State:
     """Read the trials, delete the suggestions of abandoned ones, report the finished ones."""
     state = _classify(all_trial_docs(trials), session)
@@ -244,7 +266,7 @@ def open_engine(
     ledger: TrialsLedger,
     options: SearchOptions,
     *,
-    default_bandwidth: Any = lambda: 1,
+    default_bandwidth: Callable[[], int] = lambda: 1,
 ) -> Engine:
     """Create or reattach the search's engine, checking the store's record against the space.
 

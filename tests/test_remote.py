@@ -27,13 +27,21 @@ import pytest
 from hyperopt import STATUS_FAIL, Trials, fmin, hp
 from hyperopt.base import JOB_STATE_DONE
 
-from sigopt_hyperopt import AuthenticationError, ConfigurationError, EngineError, SearchMismatchError, sigopt_suggest
+from sigopt_hyperopt import (
+    AuthenticationError,
+    ConfigurationError,
+    EngineError,
+    SearchMismatchError,
+    report_finished,
+    sigopt_suggest,
+)
 from sigopt_hyperopt.algo import MISC_KEY, _sessions
 from sigopt_hyperopt.remote import TRIAL_ID_METADATA_KEY
 from sigopt_hyperopt.retry import RetryPolicy
 from sigopt_hyperopt.store import REPORTED_KEY, TrialsLedger
 
 from .remote_driver import FAST_RETRIES, drive
+from .remote_driver import SPACE as SPACE_1D
 from .sigopt_http_server import SigOptHttpServer
 from .test_mongo import ROOT, start_workers
 
@@ -102,6 +110,16 @@ def test_a_search_runs_on_the_server_and_every_finished_trial_is_reported_once(s
     for observation in experiment.observations:
         trial = by_suggestion[observation["suggestion"]]
         assert observation["values"][0]["value"] == pytest.approx(trial["result"]["loss"])
+
+
+def test_report_finished_reports_the_trials_that_finished_after_fmins_last_call(server):
+    trials = Trials()
+    run(trials, 5)
+    assert len(the_experiment(server).observations) == 4
+    report_finished(trials, SPACE, retry=FAST_RETRIES)
+    report_finished(trials, SPACE, retry=FAST_RETRIES)
+    assert_reported_exactly_once(the_experiment(server), range(5))
+    assert len(server.experiments) == 1 and the_experiment(server).open_suggestions == []
 
 
 def test_a_restarted_search_reattaches_and_reports_nothing_twice(server, tmp_path):
@@ -451,8 +469,7 @@ def test_under_mongo_trials_with_workers_and_faults_every_trial_is_reported_once
         trials = drive(mongo_db, "faults", 10, max_queue_len=4, parallel_bandwidth=2)
         server.faults.random_rate = 0.0
         done = [d["tid"] for d in trials.all_trial_docs() if d["state"] == JOB_STATE_DONE]
-        # One more trial: its algorithm call reports everything the first run finished.
-        trials = drive(mongo_db, "faults", 11, max_queue_len=4, parallel_bandwidth=2)
+        report_finished(trials, SPACE_1D, retry=FAST_RETRIES, parallel_bandwidth=2)  # the last ones, too
     finally:
         outputs = stop(workers)
     experiment = experiment_of(server, trials)
@@ -489,7 +506,7 @@ def test_a_killed_driver_restarted_under_mongo_trials_creates_no_duplicate_and_n
         orphans = [s["id"] for s in experiment.open_suggestions]
         trials = drive(mongo_db, "restart", 10, parallel_bandwidth=2)  # a new driver
         done = [d["tid"] for d in trials.all_trial_docs() if d["state"] == JOB_STATE_DONE]
-        trials = drive(mongo_db, "restart", 11, parallel_bandwidth=2)  # reports what the last run finished
+        report_finished(trials, SPACE_1D, retry=FAST_RETRIES, parallel_bandwidth=2)
     finally:
         stop(workers)
         if driver.poll() is None:
