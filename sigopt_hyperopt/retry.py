@@ -21,7 +21,7 @@ from typing import Callable, TypeVar
 
 from sigopt.exception import ApiException, ConnectionException
 
-from .errors import AuthenticationError, EngineError
+from .errors import AuthenticationError, ConfigurationError, EngineError
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,14 @@ class RetryPolicy:
     initial_delay: float = 1.0
     max_delay: float = 60.0
     request_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or min(self.max_total_seconds, self.initial_delay, self.max_delay) < 0 \
+                or self.request_timeout <= 0:
+            raise ConfigurationError(
+                f"{self} is not a usable retry policy: max_attempts must be at least 1, the times non-negative "
+                "and request_timeout positive."
+            )
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform in [0, min(max_delay, initial_delay * 2**(attempt-1))]."""
