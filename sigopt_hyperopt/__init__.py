@@ -5,7 +5,7 @@ optimizer embedded in the process by default, or a hosted/self-hosted SigOpt ser
 ``SIGOPT_API_TOKEN`` is set.
 """
 
-from .algo import sigopt_suggest
+from .algo import report_finished, sigopt_suggest
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -37,6 +37,7 @@ __all__ = [
     "SigOptHyperoptError",
     "TranslatedSpace",
     "UnsupportedSpaceError",
+    "report_finished",
     "sigopt_suggest",
     "translate",
     "__version__",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator, Sequence
+from typing import Collection, Iterator, Sequence
 
 import numpy as np
 from libsigopt.aux.adapter_info_containers import PointsContainer
@@ -97,7 +97,9 @@ class EmbeddedEngine(Engine):
         self._known = tuple(observations)
         self._observations = list(cache.values())
 
-    def suggest(self, count: int, pending: Sequence[Assignments], seed: int) -> list[Suggestion]:
+    def suggest(
+        self, count: int, pending: Sequence[Assignments], seed: int, *, owned: Collection[str] = ()
+    ) -> list[Suggestion]:
         if count <= 0:
             return []
         with isolated_numpy_random(seed):

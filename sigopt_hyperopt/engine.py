@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from .space import Assignments, TranslatedSpace
 
@@ -64,8 +64,14 @@ class Engine(abc.ABC):
         """
 
     @abc.abstractmethod
-    def suggest(self, count: int, pending: Sequence[Assignments], seed: int) -> list[Suggestion]:
-        """``count`` new points that account for the ``pending`` ones (queued or running)."""
+    def suggest(
+        self, count: int, pending: Sequence[Assignments], seed: int, *, owned: Collection[str] = ()
+    ) -> list[Suggestion]:
+        """``count`` new points that account for the ``pending`` ones (queued or running).
+
+        ``owned`` are the suggestion ids the trials carry; a remote engine that lost an answer uses
+        them to tell its own lost suggestion from the trials' ones.
+        """
 
     def release(self, suggestion_ids: Sequence[str]) -> None:
         """Forget suggestions whose trials were abandoned; only remote experiments hold any."""

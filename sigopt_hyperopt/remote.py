@@ -1,20 +1,30 @@
 """SigOpt over HTTP: the hosted API or a self-hosted sigopt-server, through the ``sigopt`` client.
 
-The experiment id lives in the trials store (see :mod:`sigopt_hyperopt.store`).  Exactly-once
-reporting rests on two records: the ledger of reported trial ids in the store, and the trial id that
-every observation carries in its metadata, which is read back when a search is reattached so an
-observation whose ledger mark was lost in a crash is not sent again.
+Every call goes through :func:`~sigopt_hyperopt.retry.call_with_retries`.  The calls that create
+something are made safe to repeat by looking at the server before a repeat:
+
+* an observation carries its trial id in its metadata (``hyperopt_tid``); before a create whose
+  answer was lost is sent again, the server's observations are read, and a trial already there is
+  not sent twice;
+* before a suggestion create whose answer was lost is sent again, the open suggestions are read; one
+  that no trial owns is the lost answer, and is taken instead of asking for another.
+
+The experiment id lives in the trials store (see :mod:`sigopt_hyperopt.store`), with the ledger of
+reported trial ids; :meth:`RemoteEngine.attach` reconciles that ledger with the observations the
+server has, and :meth:`RemoteEngine.delete_orphans` deletes open suggestions no trial owns.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence, TypeVar
+from dataclasses import replace
+from typing import Any, Callable, Collection, Sequence, TypeVar
 
-from sigopt.exception import ApiException, ConnectionException
+from sigopt.exception import ApiException
 
 from .engine import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
-from .errors import AuthenticationError, EngineError
+from .errors import EngineError
+from .retry import DEFAULT_POLICY, AlreadyDone, RetryPolicy, call_with_retries
 from .space import Assignments, TranslatedSpace
 from .store import TrialsLedger
 
@@ -24,25 +34,9 @@ T = TypeVar("T")
 
 TRIAL_ID_METADATA_KEY = "hyperopt_tid"
 
-
-def api_call(what: str, call: Callable[[], T]) -> T:
-    """Run one client call, turning its exceptions into the package's own, with what to do next."""
-    try:
-        return call()
-    except ApiException as error:
-        status = error.status_code
-        if status in (401, 403):
-            raise AuthenticationError(
-                f"SigOpt refused the API token while trying to {what} (HTTP {status}). "
-                "Check SIGOPT_API_TOKEN (and SIGOPT_API_URL for a self-hosted server)."
-            ) from None
-        if status == 404:
-            raise EngineError(f"SigOpt could not find what was needed to {what} (HTTP 404): {error.message}") from None
-        raise EngineError(f"SigOpt answered HTTP {status} while trying to {what}: {error.message}") from None
-    except ConnectionException as error:
-        raise EngineError(
-            f"Could not reach SigOpt to {what}; check the network and SIGOPT_API_URL. ({error.message.splitlines()[-1]})"
-        ) from None
+FIRST_CONTACT_SECONDS = 20.0
+"""Opening a search gives up sooner than a running one: a server that never answered is more likely
+misconfigured (URL, network) than restarting, and the user should hear so within seconds."""
 
 
 class RemoteEngine(Engine):
@@ -50,10 +44,23 @@ class RemoteEngine(Engine):
 
     kind = "remote"
 
-    def __init__(self, connection: Any, experiment_id: str, ledger: TrialsLedger) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        experiment_id: str,
+        ledger: TrialsLedger,
+        *,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        parallel_bandwidth: int | None = None,
+    ) -> None:
         self._connection = connection
         self._experiment_id = str(experiment_id)
         self._ledger = ledger
+        self._policy = policy
+        self.parallel_bandwidth = parallel_bandwidth
+        """The most open suggestions the experiment allows (None: the server sets no limit)."""
+
+    # -- opening -------------------------------------------------------------------------------
 
     @classmethod
     def create(
@@ -66,37 +73,58 @@ class RemoteEngine(Engine):
         project: str | None = None,
         observation_budget: int | None = None,
         parallel_bandwidth: int | None = None,
+        policy: RetryPolicy = DEFAULT_POLICY,
     ) -> "RemoteEngine":
         spec = experiment_spec(
             space, name=name, observation_budget=observation_budget, parallel_bandwidth=parallel_bandwidth
         )
         if project is not None:
             spec["project"] = project
-        experiment = api_call("create the experiment", lambda: connection.experiments().create(**spec))
-        logger.info("created SigOpt experiment %s (%s)", experiment.id, name)
-        return cls(connection, experiment.id, ledger)
+        # A create whose answer is lost and is sent again leaves one empty experiment behind; the
+        # search itself uses only the one whose id it received (and stores at once).
+        experiment = call_with_retries(
+            "create the experiment", lambda: connection.experiments().create(**spec), _first_contact(policy)
+        )
+        logger.info("created SigOpt experiment %s (%s), parallel_bandwidth=%s", experiment.id, name,
+                    experiment.parallel_bandwidth)
+        return cls(connection, experiment.id, ledger, policy=policy, parallel_bandwidth=experiment.parallel_bandwidth)
 
     @classmethod
-    def attach(cls, connection: Any, experiment_id: str, ledger: TrialsLedger) -> "RemoteEngine":
-        """Reattach to an experiment and reconcile the ledger with the observations it already has."""
-        engine = cls(connection, experiment_id, ledger)
-        recorded = engine._recorded_trial_ids()
+    def attach(
+        cls, connection: Any, experiment_id: str, ledger: TrialsLedger, *, policy: RetryPolicy = DEFAULT_POLICY
+    ) -> tuple["RemoteEngine", Any]:
+        """Reattach to an experiment, and reconcile the ledger with the observations it already has.
+
+        Returns the engine and the experiment as the server describes it (for the caller's checks).
+        """
+        engine = cls(connection, experiment_id, ledger, policy=policy)
+        experiment = engine._call(
+            f"fetch experiment {experiment_id}",
+            lambda: connection.experiments(engine.experiment_id).fetch(),
+            _first_contact(policy),
+        )
+        engine.parallel_bandwidth = experiment.parallel_bandwidth
+        recorded = engine.recorded_trial_ids()
         missing = recorded - ledger.reported()
-        for key in sorted(missing):
-            ledger.mark_reported(key)
+        ledger.mark_reported_many(missing)
         if missing:
             logger.info("experiment %s already had %d observations the store did not know", experiment_id, len(missing))
-        return engine
+        return engine, experiment
 
-    def fetch_experiment(self) -> Any:
-        return api_call(
-            f"fetch experiment {self._experiment_id}",
-            lambda: self._connection.experiments(self._experiment_id).fetch(),
+    def update_parallel_bandwidth(self, parallel_bandwidth: int) -> None:
+        """Set the experiment's parallel bandwidth on the server (an idempotent update)."""
+        experiment = self._call(
+            f"set parallel_bandwidth={parallel_bandwidth} on experiment {self._experiment_id}",
+            lambda: self._experiment().update(parallel_bandwidth=int(parallel_bandwidth)),
         )
+        self.parallel_bandwidth = experiment.parallel_bandwidth
+        logger.info("experiment %s: parallel_bandwidth is now %s", self._experiment_id, self.parallel_bandwidth)
 
     @property
     def experiment_id(self) -> str:
         return self._experiment_id
+
+    # -- observations --------------------------------------------------------------------------
 
     def sync(self, observations: Sequence[Observation]) -> None:
         reported = self._ledger.reported()
@@ -106,45 +134,125 @@ class RemoteEngine(Engine):
             self._create_observation(observation)
             self._ledger.mark_reported(observation.key)
 
-    def suggest(self, count: int, pending: Sequence[Assignments], seed: int) -> list[Suggestion]:
-        # The server knows its own open suggestions; points it did not suggest cannot be told to it.
-        suggestions = self._connection.experiments(self._experiment_id).suggestions()
-        created = [api_call("create a suggestion", suggestions.create) for _ in range(count)]
-        return [Suggestion(assignments=dict(s.assignments), id=str(s.id)) for s in created]
+    def _create_observation(self, observation: Observation) -> None:
+        body = observation_body(observation)
+        observations = self._experiment().observations()
+
+        def already_recorded() -> None:
+            if observation.key in self.recorded_trial_ids():
+                raise AlreadyDone(None)
+
+        what = f"report trial {observation.key}"
+        try:
+            call_with_retries(what, lambda: observations.create(**body), self._policy, before_retry=already_recorded)
+        except EngineError as error:
+            # The trial's suggestion is no longer open (deleted on the server, by hand or as an orphan
+            # of an older driver): report the point by its assignments instead, unless it is there.
+            if getattr(error, "status", None) not in (400, 404) or "suggestion" not in body:
+                raise
+            try:
+                already_recorded()
+            except AlreadyDone:
+                return
+            logger.warning("suggestion %s of trial %s is not open on the server (%s); reporting by assignments",
+                           body["suggestion"], observation.key, error)
+            body = observation_body(observation, by_assignments=True)
+            call_with_retries(what, lambda: observations.create(**body), self._policy, before_retry=already_recorded)
+
+    def recorded_trial_ids(self) -> set[int]:
+        """The trial ids the server's observations carry in their metadata (every page)."""
+
+        def read() -> set[int]:
+            keys = set()
+            pages = self._experiment().observations().fetch()
+            for item in pages.iterate_pages():
+                metadata = item.metadata or {}
+                if TRIAL_ID_METADATA_KEY in metadata:
+                    keys.add(int(metadata[TRIAL_ID_METADATA_KEY]))
+            return keys
+
+        return self._call(f"list the observations of experiment {self._experiment_id}", read)
+
+    # -- suggestions ---------------------------------------------------------------------------
+
+    def suggest(
+        self, count: int, pending: Sequence[Assignments], seed: int, *, owned: Collection[str] = ()
+    ) -> list[Suggestion]:
+        """``count`` new suggestions; ``owned`` are the suggestion ids trials hold (never orphans).
+
+        The server knows its own open suggestions, so ``pending`` is not sent; points it did not
+        suggest cannot be told to it.
+        """
+        suggestions = self._experiment().suggestions()
+        created: list[Suggestion] = []
+        for _ in range(count):
+
+            def adopt_lost_answer(known: set[str] = set(owned) | {s.id for s in created if s.id}) -> None:
+                orphans = [s for s in self.open_suggestions() if str(s.id) not in known]
+                if orphans:
+                    newest, *others = sorted(orphans, key=lambda s: int(s.id) if str(s.id).isdigit() else 0,
+                                             reverse=True)
+                    self.release([str(s.id) for s in others])
+                    raise AlreadyDone(newest)
+
+            made = call_with_retries("create a suggestion", suggestions.create, self._policy,
+                                     before_retry=adopt_lost_answer)
+            created.append(Suggestion(assignments=dict(made.assignments), id=str(made.id)))
+        return created
+
+    def open_suggestions(self) -> list[Any]:
+        def read() -> list[Any]:
+            return list(self._experiment().suggestions().fetch(state="open").iterate_pages())
+
+        return self._call(f"list the open suggestions of experiment {self._experiment_id}", read)
+
+    def delete_orphans(self, owned: Collection[str]) -> list[str]:
+        """Delete the open suggestions no trial owns (left by a driver that died); returns their ids."""
+        owned = {str(s) for s in owned}
+        orphans = [str(s.id) for s in self.open_suggestions() if str(s.id) not in owned]
+        if orphans:
+            logger.info("experiment %s: deleting %d open suggestion(s) no trial owns", self._experiment_id, len(orphans))
+            self.release(orphans)
+        return orphans
 
     def release(self, suggestion_ids: Sequence[str]) -> None:
-        experiment = self._connection.experiments(self._experiment_id)
+        experiment = self._experiment()
         for suggestion_id in suggestion_ids:
-            try:
-                experiment.suggestions(suggestion_id).delete()
-            except ApiException as error:
-                if error.status_code != 404:
-                    raise EngineError(f"could not delete suggestion {suggestion_id}: {error.message}") from None
 
-    def _create_observation(self, observation: Observation) -> None:
-        body: dict[str, Any] = {"metadata": {TRIAL_ID_METADATA_KEY: observation.key, **observation.metadata}}
-        if observation.suggestion_id is not None:
-            body["suggestion"] = observation.suggestion_id
-        else:
-            body["assignments"] = observation.assignments
-        if observation.failed:
-            body["failed"] = True
-        else:
-            value: dict[str, Any] = {"name": METRIC_NAME, "value": observation.value}
-            if observation.value_stddev:
-                value["value_stddev"] = observation.value_stddev
-            body["values"] = [value]
-        observations = self._connection.experiments(self._experiment_id).observations()
-        api_call(f"report trial {observation.key}", lambda: observations.create(**body))
+            def delete(suggestion_id: str = suggestion_id) -> None:
+                try:
+                    experiment.suggestions(suggestion_id).delete()
+                except ApiException as error:
+                    if error.status_code != 404:  # gone already: a repeated delete, or deleted by hand
+                        raise
 
-    def _recorded_trial_ids(self) -> set[int]:
-        pages = api_call(
-            f"list the observations of experiment {self._experiment_id}",
-            lambda: self._connection.experiments(self._experiment_id).observations().fetch(),
-        )
-        keys = set()
-        for observation in pages.iterate_pages():
-            metadata = observation.metadata or {}
-            if TRIAL_ID_METADATA_KEY in metadata:
-                keys.add(int(metadata[TRIAL_ID_METADATA_KEY]))
-        return keys
+            self._call(f"delete suggestion {suggestion_id}", delete)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _experiment(self) -> Any:
+        return self._connection.experiments(self._experiment_id)
+
+    def _call(self, what: str, call: Callable[[], T], policy: RetryPolicy | None = None) -> T:
+        return call_with_retries(what, call, policy or self._policy)
+
+
+def observation_body(observation: Observation, *, by_assignments: bool = False) -> dict[str, Any]:
+    """The observation-create body: the suggestion (or the point), the value or failure, the metadata."""
+    body: dict[str, Any] = {"metadata": {TRIAL_ID_METADATA_KEY: observation.key, **observation.metadata}}
+    if observation.suggestion_id is not None and not by_assignments:
+        body["suggestion"] = observation.suggestion_id
+    else:
+        body["assignments"] = observation.assignments
+    if observation.failed:
+        body["failed"] = True
+    else:
+        value: dict[str, Any] = {"name": METRIC_NAME, "value": observation.value}
+        if observation.value_stddev:
+            value["value_stddev"] = observation.value_stddev
+        body["values"] = [value]
+    return body
+
+
+def _first_contact(policy: RetryPolicy) -> RetryPolicy:
+    return replace(policy, max_total_seconds=min(policy.max_total_seconds, FIRST_CONTACT_SECONDS))

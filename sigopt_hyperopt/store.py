@@ -48,6 +48,12 @@ class TrialsLedger:
         reported.add(int(key))
         self._write(REPORTED_KEY, sorted(reported))
 
+    def mark_reported_many(self, keys: Any) -> None:
+        """Record several reported trials in one write (reconciling with the server's observations)."""
+        keys = {int(k) for k in keys}
+        if keys:
+            self._write(REPORTED_KEY, sorted(self.reported() | keys))
+
     def _read(self, key: str) -> Any:
         try:
             raw = self._attachments[key]

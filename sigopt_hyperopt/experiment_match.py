@@ -1,0 +1,86 @@
+"""Does an existing SigOpt experiment fit a hyperopt space?  And if not, how exactly does it differ?
+
+``sigopt_suggest(..., experiment_id=...)`` attaches to an experiment created elsewhere (the SigOpt web
+UI, another program).  Suggestions from an experiment with other parameters, bounds or categories
+would be translated into wrong trials, so attaching is refused unless the experiment's parameters
+match the space's translation, and the refusal lists every difference, one per line.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from .errors import SearchMismatchError
+from .space import TranslatedSpace
+
+
+def check_experiment_matches(space: TranslatedSpace, experiment: Any) -> None:
+    """Raise :class:`SearchMismatchError` with a readable diff when ``experiment`` does not fit ``space``."""
+    differences = experiment_differences(space, experiment)
+    if differences:
+        lines = "\n".join(f"  - {d}" for d in differences)
+        raise SearchMismatchError(
+            f"SigOpt experiment {experiment.id} does not match the search space:\n{lines}\n"
+            "Attach to an experiment created for this space, or drop experiment_id= to create one."
+        )
+
+
+def experiment_differences(space: TranslatedSpace, experiment: Any) -> list[str]:
+    """Every difference between the space's SigOpt parameters and the experiment's, as sentences."""
+    ours = {p["name"]: p for p in space.sigopt_parameters}
+    theirs = {p.name: _as_dict(p) for p in (experiment.parameters or [])}
+    differences = [f"parameter {name!r} is in the space but not in the experiment" for name in sorted(set(ours) - set(theirs))]
+    differences += [f"parameter {name!r} is in the experiment but not in the space" for name in sorted(set(theirs) - set(ours))]
+    for name in sorted(set(ours) & set(theirs)):
+        differences += _parameter_differences(name, ours[name], theirs[name])
+    our_conditionals = {c["name"]: sorted(map(str, c["values"])) for c in space.sigopt_conditionals or []}
+    their_conditionals = {c.name: sorted(map(str, c.values or [])) for c in (getattr(experiment, "conditionals", None) or [])}
+    for name in sorted(set(our_conditionals) | set(their_conditionals)):
+        if our_conditionals.get(name) != their_conditionals.get(name):
+            differences.append(f"conditional {name!r}: values {_show(our_conditionals.get(name))} in the space, "
+                               f"{_show(their_conditionals.get(name))} in the experiment")
+    return differences
+
+
+def _parameter_differences(name: str, ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    found = []
+    if ours.get("type") != theirs.get("type"):
+        found.append(f"parameter {name!r}: type {ours.get('type')} in the space, {theirs.get('type')} in the experiment")
+        return found
+    our_bounds, their_bounds = ours.get("bounds"), theirs.get("bounds")
+    if (our_bounds is None) != (their_bounds is None) or (
+        our_bounds is not None and not _close([our_bounds["min"], our_bounds["max"]], [their_bounds["min"], their_bounds["max"]])
+    ):
+        found.append(f"parameter {name!r}: bounds {_show_bounds(our_bounds)} in the space, "
+                     f"{_show_bounds(their_bounds)} in the experiment")
+    our_values = sorted(str(c["name"]) for c in ours.get("categorical_values") or [])
+    their_values = sorted(str(c["name"]) for c in theirs.get("categorical_values") or [])
+    if our_values != their_values:
+        found.append(f"parameter {name!r}: categorical values {our_values} in the space, {their_values} in the experiment")
+    our_grid, their_grid = sorted(ours.get("grid") or []), sorted(theirs.get("grid") or [])
+    if len(our_grid) != len(their_grid) or not _close(our_grid, their_grid):
+        found.append(f"parameter {name!r}: grid {our_grid} in the space, {their_grid} in the experiment")
+    if (ours.get("transformation") or "none") != (theirs.get("transformation") or "none"):
+        found.append(f"parameter {name!r}: transformation {ours.get('transformation') or 'none'} in the space, "
+                     f"{theirs.get('transformation') or 'none'} in the experiment")
+    return found
+
+
+def _as_dict(parameter: Any) -> dict[str, Any]:
+    """The client's Parameter object in the API's JSON form, the form the space produces."""
+    from sigopt.objects import ApiObject
+
+    return ApiObject.as_json(parameter)
+
+
+def _close(a: Iterable[float], b: Iterable[float]) -> bool:
+    return all(math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(a, b, strict=True))
+
+
+def _show_bounds(bounds: dict[str, Any] | None) -> str:
+    return "none" if bounds is None else f"[{bounds['min']:g}, {bounds['max']:g}]"
+
+
+def _show(values: list[str] | None) -> str:
+    return "(none)" if values is None else str(values)
