@@ -87,9 +87,10 @@ def stock_worker_command(mongo_db: str, workdir: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def workers(count: int, command: list[str], wait_until: Callable[[], bool] | None = None) -> Iterator[None]:
+def workers(count: int, command: list[str], wait_until: Callable[[], bool] | None = None,
+            cwd: str | None = None) -> Iterator[None]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes = [subprocess.Popen(command, cwd=cwd or ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for _ in range(count)]
     try:
         deadline = time.monotonic() + 120
@@ -182,7 +183,7 @@ def stock_overhead(server: str) -> list[dict]:
         row: dict[str, Any] = {"setup": "stock hyperopt 0.3.0 + pymongo 3.13 (max_queue_len=N)", "workers": count,
                                "ideal": math.ceil(OVERHEAD_EVALS / count)}
         with tempfile.TemporaryDirectory(prefix="bench-stock-") as workdir, \
-                workers(count, stock_worker_command(mongo_db, workdir)):
+                workers(count, stock_worker_command(mongo_db, workdir), cwd=workdir):  # it writes logfile.txt in its cwd
             time.sleep(3)  # stock workers do not announce themselves; give them time to start
             try:
                 driver = subprocess.run([str(python), "-c", STOCK_DRIVER, f"mongo://{mongo_db}/jobs",

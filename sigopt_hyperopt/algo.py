@@ -134,6 +134,8 @@ def sigopt_suggest(
         return []
     state = _report(session, trials)
     count = len(new_ids)
+    if session.bandwidth is not None and options.parallel_bandwidth is None:
+        _follow_the_pool(session, default_parallel_bandwidth(trials, count))
     if session.bandwidth is not None:
         if len(state.held) >= session.bandwidth:
             state = _wait_for_a_free_suggestion(session, trials, state)
@@ -245,6 +247,17 @@ def _session(trials: Any, domain: Any, options: SearchOptions, *, requested: int
             engine.delete_orphans(state.owned)  # type: ignore[attr-defined]
         _sessions[trials] = session
     return session
+
+
+def _follow_the_pool(session: _Session, wanted: int) -> None:
+    """A bandwidth the user did not set grows with the pool: a driver started before its workers
+    would otherwise keep the bandwidth of the one point it first asked for."""
+    if wanted <= (session.bandwidth or 0):
+        return
+    try:
+        session.engine.update_parallel_bandwidth(wanted)  # type: ignore[attr-defined]
+    except EngineError as error:  # e.g. the plan allows no more; keep what the server has
+        logger.warning("could not raise parallel_bandwidth to %d: %s", wanted, error)
 
 
 def default_parallel_bandwidth(trials: Any, requested: int) -> int:

@@ -374,6 +374,27 @@ def test_parallel_bandwidth_defaults_to_the_workers_the_trials_can_see(server):
     assert the_experiment(server).body["parallel_bandwidth"] == 3
 
 
+def test_a_default_bandwidth_grows_with_the_pool(server):
+    class GrowingPool(Trials):
+        calls = 0
+
+        def live_workers(self):  # the driver started first; two more workers join later
+            self.calls += 1
+            return 1 if self.calls <= 2 else 3
+
+    run(GrowingPool(), 5)
+    assert the_experiment(server).body["parallel_bandwidth"] == 3
+
+
+def test_a_bandwidth_the_user_set_is_kept(server):
+    class BigPool(Trials):
+        def live_workers(self):
+            return 5
+
+    run(BigPool(), 4, algo=partial(sigopt_suggest, parallel_bandwidth=2))
+    assert the_experiment(server).body["parallel_bandwidth"] == 2
+
+
 def test_a_queue_longer_than_the_bandwidth_in_process_is_refused_with_what_to_change(server):
     algo = partial(sigopt_suggest, parallel_bandwidth=2, retry=FAST_RETRIES)
     with pytest.raises(ConfigurationError, match=r"max_queue_len=2"):
