@@ -199,6 +199,10 @@ def test_a_search_runs_on_workers_that_bootstrap_started_over_ssh(hosts, mongo_d
                                                      for line in lines) for host in (uv_host, pip_host)))
 
         trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="cluster")
+        ready_by = time.monotonic() + 120  # every worker on both hosts is polling before the search starts
+        while trials.live_workers() < 4:
+            assert time.monotonic() < ready_by, f"{trials.live_workers()} of 4 workers reached the database"
+            time.sleep(0.2)
         cut = threading.Event()
 
         def cut_a_tunnel_midway() -> None:
