@@ -31,7 +31,7 @@ import pymongo
 import pymongo.errors
 import pymongo.results
 from hyperopt import mongoexp
-from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
+from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
 from hyperopt.utils import coarse_utcnow
 
 from .errors import SigOptHyperoptError
@@ -292,7 +292,7 @@ class MongoJobs(mongoexp.MongoJobs):
         requeues = int(job.get("requeues", 0)) + 1
         if requeues > max_requeues:
             change = {"state": JOB_STATE_ERROR,
-                      "error": ["WorkerDied", f"its worker stopped without finishing it {requeues - 1} times"]}
+                      "error": ["WorkerDied", f"its worker stopped without finishing it {requeues} times"]}
         else:
             change = {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None,
                       "requeues": requeues, "attempt": int(job.get("attempt", 0)) + 1}

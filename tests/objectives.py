@@ -22,3 +22,12 @@ def one_second_quadratic(params: dict) -> float:
 def three_second_quadratic(params: dict) -> float:
     time.sleep(3.0)
     return quadratic(params)
+
+
+def kills_its_worker(params: dict) -> float:
+    """A poison job: whatever evaluates it dies at once, as a segfaulting extension would."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 0.0

@@ -141,7 +141,7 @@ class TunnelProcess:
                 self.seen.append(self.lines.get(timeout=0.5))
             except queue.Empty:
                 continue
-        raise AssertionError(f"tunnel output never matched; it said:\n" + "\n".join(self.seen))
+        raise AssertionError("tunnel output never matched; it said:\n" + "\n".join(self.seen))
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)

@@ -9,13 +9,13 @@ import time
 
 import numpy as np
 from hyperopt import fmin, hp
-from hyperopt.base import JOB_STATE_DONE, JOB_STATE_NEW, JOB_STATE_RUNNING
+from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.algo import _sessions
 from sigopt_hyperopt.mongo import MongoTrials
 
-from .objectives import one_second_quadratic, three_second_quadratic
+from .objectives import kills_its_worker, one_second_quadratic, three_second_quadratic
 from .test_mongo import start_workers
 
 SPACE = {"x": hp.uniform("x", -1, 1)}
@@ -111,3 +111,18 @@ def test_a_running_job_heartbeats(mongo_db):
     finally:
         stop_all(workers)
 
+
+
+def test_a_job_that_keeps_killing_its_workers_is_marked_error_instead_of_looping(mongo_db):
+    options = ("--heartbeat-interval=0.2", "--stale-after=1", "--max-requeues=1")
+    workers = start_workers(mongo_db, 3, *options)
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="poison")
+        fmin(kills_its_worker, SPACE, algo=sigopt_suggest, max_evals=1, trials=trials, return_argmin=False,
+             rstate=np.random.default_rng(0), show_progressbar=False)
+        [doc] = trials.all_trial_docs()
+        assert doc["state"] == JOB_STATE_ERROR and doc["requeues"] == 1
+        assert doc["error"] == ["WorkerDied", "its worker stopped without finishing it 2 times"]
+        assert sum(1 for worker in workers if worker.poll() == -signal.SIGKILL) == 2  # two died, the third was spared
+    finally:
+        stop_all(workers)
