@@ -52,8 +52,10 @@ CLAIMS_COLLECTION = "job_claims"
 WORKERS_COLLECTION = "workers"
 """One document per live worker process, refreshed while it runs; the driver counts them."""
 
-RESERVE_CANDIDATES = 8
-"""How many queued jobs a worker tries to claim, oldest first, before it waits for the next poll."""
+RESERVE_CANDIDATES = 32
+"""How many of the oldest queued jobs a worker considers: the oldest first, then the others in a
+random order, so a pool of idle workers does not queue up behind one claim after another (a single
+worker still takes jobs strictly oldest first)."""
 
 
 class DatabaseError(SigOptHyperoptError):
@@ -239,19 +241,21 @@ class MongoJobs(mongoexp.MongoJobs):
         if exp_key is not None:
             query["exp_key"] = exp_key
         query.update(owner=None, state=JOB_STATE_NEW)
-        candidates = self.jobs.find(query, projection=["_id", "attempt"], sort=[("tid", pymongo.ASCENDING)],
-                                    limit=RESERVE_CANDIDATES)
-        for candidate in list(candidates):
+        candidates = list(self.jobs.find(query, projection=["_id", "attempt"], sort=[("tid", pymongo.ASCENDING)],
+                                         limit=RESERVE_CANDIDATES))
+        rest = candidates[1:]
+        random.shuffle(rest)  # the oldest first; if taken, not everyone's second choice too
+        for candidate in candidates[:1] + rest:
             attempt = int(candidate.get("attempt", 0))
             if not self._claim(candidate["_id"], attempt, host_id):
                 continue
             now = coarse_utcnow()
-            self.jobs.update_one(
+            job = self.jobs.find_one_and_update(
                 {"_id": candidate["_id"], "state": JOB_STATE_NEW, "attempt": _attempt_is(attempt)},
                 {"$set": {"owner": host_id, "book_time": now, "refresh_time": now, "state": JOB_STATE_RUNNING}},
+                return_document=pymongo.ReturnDocument.AFTER,
             )
-            job = self.jobs.find_one({"_id": candidate["_id"]})
-            if job is not None and job["state"] == JOB_STATE_RUNNING and job["owner"] == host_id:
+            if job is not None and job["owner"] == host_id:
                 return job
         return None
 
@@ -423,13 +427,15 @@ class MongoTrials(mongoexp.MongoTrials):
 
     @survives_outages
     def _insert_trial_docs(self, docs: list[dict]) -> list[Any]:
-        ids = []
-        for doc in docs:
-            try:
-                ids.append(self.handle.jobs.insert_one(doc).inserted_id)
-            except pymongo.errors.DuplicateKeyError:  # a retried insert whose first attempt went through
-                ids.append(doc["_id"])
-        return ids
+        """One round trip for the whole batch; a retried batch skips the documents already in."""
+        if not docs:
+            return []
+        try:
+            self.handle.jobs.insert_many(docs, ordered=False)
+        except pymongo.errors.BulkWriteError as error:  # a retried insert whose first attempt went through
+            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                raise
+        return [doc["_id"] for doc in docs]
 
     @survives_outages
     def count_by_state_unsynced(self, arg: Any) -> int:
