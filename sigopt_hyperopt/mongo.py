@@ -49,6 +49,12 @@ T = TypeVar("T")
 CLAIMS_COLLECTION = "job_claims"
 """One document per (job, attempt): whoever inserted it owns that attempt of the job."""
 
+QUEUE_SIGNAL_COLLECTION = "queue_signal"
+"""One counter per job collection, bumped whenever a job becomes NEW (inserted, requeued, handed
+back). An idle worker reads it (a lookup by ``_id``) and searches the queue only when it changed:
+FerretDB scans a whole collection for the queue query (5.7 ms at 64 trials, 46 ms at 640, against
+0.5 ms for the lookup), so sixteen workers polling it ten times a second kept its server busy."""
+
 WORKERS_COLLECTION = "workers"
 """One document per live worker process, refreshed while it runs; the driver counts them."""
 
@@ -206,7 +212,18 @@ class MongoJobs(mongoexp.MongoJobs):
     def insert(self, job: dict) -> dict:
         document = copy.deepcopy(job)
         self.jobs.insert_one(document)
+        self.ring()
         return document
+
+    def ring(self) -> None:
+        """Tell idle workers that jobs may be waiting (after, never before, the jobs are written)."""
+        self.db[QUEUE_SIGNAL_COLLECTION].update_one({"_id": self.jobs.name}, {"$inc": {"rings": 1}}, upsert=True)
+
+    @survives_outages
+    def queue_signal(self) -> int:
+        """The counter :meth:`ring` bumps; read it *before* searching the queue."""
+        doc = self.db[QUEUE_SIGNAL_COLLECTION].find_one({"_id": self.jobs.name}) or {}
+        return int(doc.get("rings", 0))
 
     @survives_outages
     def delete(self, job: dict) -> None:
@@ -290,6 +307,8 @@ class MongoJobs(mongoexp.MongoJobs):
                 logger.warning("job %s was claimed by a worker that died before starting it; requeued", claim["job"])
                 recovered += 1
             self.db[CLAIMS_COLLECTION].delete_one({"_id": claim["_id"]})  # old claims are never needed again
+        if recovered:
+            self.ring()
         return recovered
 
     def _requeue(self, job: dict, still_stale: dict, max_requeues: int) -> int:
@@ -315,6 +334,8 @@ class MongoJobs(mongoexp.MongoJobs):
                       "attempt": int(job.get("attempt", 0)) + 1},
              "$inc": {"version": 1}},
         )
+        if handed.modified_count:
+            self.ring()
         return handed.modified_count == 1
 
     # -- the worker registry: how many workers the driver can see -------------------------------
@@ -435,6 +456,7 @@ class MongoTrials(mongoexp.MongoTrials):
         except pymongo.errors.BulkWriteError as error:  # a retried insert whose first attempt went through
             if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
                 raise
+        self.handle.ring()
         return [doc["_id"] for doc in docs]
 
     @survives_outages

@@ -56,6 +56,10 @@ class WorkerOptions:
     outage_tolerance: float = 120.0
 
 
+FULL_LOOK_S = 2.0
+"""An idle worker searches the queue at least this often even when nobody rang."""
+
+
 class _HandBack(BaseException):
     """Raised in the main thread when a stopping worker's grace period runs out."""
 
@@ -78,6 +82,8 @@ class Worker:
         self._evaluating = False
         self._next_requeue_scan = 0.0
         self._next_announcement = 0.0
+        self._signal_when_empty: int | None = None
+        self._next_full_look = 0.0
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -120,7 +126,7 @@ class Worker:
             if time.monotonic() >= self._next_requeue_scan:
                 requeue_stale_jobs(self.jobs, self.options.stale_after, self.options.max_requeues, self.options.exp_key)
                 self._next_requeue_scan = time.monotonic() + self.options.stale_after / 4
-            job = self.jobs.reserve(self.host_id, exp_key=self.options.exp_key)
+            job = self._look_for_a_job()
             if job is not None:
                 return job
             if self.options.reserve_timeout and time.monotonic() - started > self.options.reserve_timeout:
@@ -128,6 +134,22 @@ class Worker:
                 return None
             self._stopping.wait(self.options.poll_interval)
         return None
+
+    def _look_for_a_job(self) -> dict | None:
+        """Search the queue only if a job may have been queued since it was last found empty.
+
+        The signal is read before the search, so a job queued during an empty search rings a
+        value this worker has not seen. Every ``FULL_LOOK_S`` the queue is searched regardless, for
+        drivers that do not ring (stock hyperopt's ``MongoTrials``).
+        """
+        signal_now = self.jobs.queue_signal()
+        if signal_now == self._signal_when_empty and time.monotonic() < self._next_full_look:
+            return None
+        job = self.jobs.reserve(self.host_id, exp_key=self.options.exp_key)
+        if job is None:
+            self._signal_when_empty = signal_now
+            self._next_full_look = time.monotonic() + max(FULL_LOOK_S, self.options.poll_interval)
+        return job
 
     def _announce(self, busy: bool) -> None:
         """Refresh this worker's registry entry, at most once a second; it lives three periods."""

@@ -196,3 +196,29 @@ def test_an_explicit_queue_length_is_kept(mongo_db):
             worker.terminate()
             worker.wait(timeout=20)
     assert batches and set(batches) == {1}
+
+
+def test_workers_also_take_jobs_from_a_driver_that_does_not_ring(mongo_db):
+    """Idle workers search the queue only when the queue signal changed, and every 2 s regardless:
+    a stock-hyperopt driver, which never rings, is still served."""
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="silent", queue_len=1)
+    trials.handle.ring = lambda: None  # a driver that knows nothing of the signal
+    workers = start_workers(mongo_db, 1)
+    try:
+        fmin(slow_quadratic, {"x": hp.uniform("x", -1, 1)}, algo=sigopt_suggest, max_evals=3, trials=trials,
+             rstate=np.random.default_rng(0), show_progressbar=False)
+        assert trials.handle.queue_signal() == 0  # nobody rang
+        assert [d["state"] for d in trials.all_trial_docs()] == [JOB_STATE_DONE] * 3
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=20)
+
+
+def test_queueing_rings_the_signal(mongo_db):
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="ring")
+    before = trials.handle.queue_signal()
+    tids = trials.new_trial_ids(2)
+    trials.insert_trial_docs(trials.new_trial_docs(tids, [None] * 2, [{"status": "new"}] * 2,
+                                                   [{"tid": t, "cmd": None, "workdir": None, "idxs": {}, "vals": {}} for t in tids]))
+    assert trials.handle.queue_signal() > before
