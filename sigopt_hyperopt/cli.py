@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     quickstart.set_defaults(handler=_quickstart)
 
     worker = commands.add_parser("worker", help="evaluate jobs from a MongoDB store (drop-in for hyperopt-mongo-worker)")
-    worker.add_argument("--mongo", required=True, help="host:port/db (user:password@host:port/db?authSource=admin)")
+    worker.add_argument("--mongo", default="localhost/hyperopt",
+                        help="host:port/db (user:password@host:port/db?authSource=admin); default localhost/hyperopt")
     worker.add_argument("--exp-key", default=None, help="only take jobs of this experiment key")
     worker.add_argument("--poll-interval", type=float, default=5.0, help="seconds between looks for a job")
     worker.add_argument("--max-consecutive-failures", type=int, default=4)
@@ -66,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="on SIGTERM, seconds to finish the current job before handing it back")
     worker.add_argument("--outage-tolerance", type=float, default=120.0,
                         help="seconds to keep retrying an unreachable database before exiting with an error")
+    worker.add_argument("--max-jobs-in-db", type=int, default=sys.maxsize,
+                        help="stop when the database holds more jobs than this")
+    worker.add_argument("--no-subprocesses", action="store_true",
+                        help="accepted for compatibility: jobs always run in the worker process")
     worker.set_defaults(handler=_worker, verbose_default=True)
 
     from .cluster.cli import add_cluster_command

@@ -54,6 +54,9 @@ class WorkerOptions:
     max_requeues: int = 3
     grace_period: float = 30.0
     outage_tolerance: float = 120.0
+    max_jobs_in_db: int = sys.maxsize
+    no_subprocesses: bool = False
+    """Accepted for compatibility: jobs always run in the worker process (heartbeat, hand-back)."""
 
 
 FULL_LOOK_S = 2.0
@@ -96,6 +99,8 @@ class Worker:
         while done < self.options.max_jobs and failures < self.options.max_consecutive_failures:
             if self._stopping.is_set() or (deadline is not None and time.monotonic() > deadline):
                 break
+            if self._too_many_jobs_in_db():
+                break
             job = self._reserve()
             if job is None:
                 break
@@ -118,6 +123,17 @@ class Worker:
         except pymongo.errors.PyMongoError:
             pass  # the entry expires by itself
         return done
+
+    def _too_many_jobs_in_db(self) -> bool:
+        """hyperopt-mongo-worker's --max-jobs-in-db: refuse to work on a database that grew too big."""
+        if self.options.max_jobs_in_db == sys.maxsize:
+            return False
+        count = len(self.jobs)
+        if count > self.options.max_jobs_in_db:
+            logger.warning("%d jobs in the database, more than --max-jobs-in-db=%d: stopping", count,
+                           self.options.max_jobs_in_db)
+            return True
+        return False
 
     def _reserve(self) -> dict | None:
         started = time.monotonic()

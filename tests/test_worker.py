@@ -16,6 +16,7 @@ from sigopt_hyperopt.algo import _sessions
 from sigopt_hyperopt.mongo import MongoTrials
 
 from .objectives import kills_its_worker, one_second_quadratic, three_second_quadratic
+from .test_cli import run_cli
 from .test_mongo import start_workers
 
 SPACE = {"x": hp.uniform("x", -1, 1)}
@@ -126,3 +127,17 @@ def test_a_job_that_keeps_killing_its_workers_is_marked_error_instead_of_looping
         assert sum(1 for worker in workers if worker.poll() == -signal.SIGKILL) == 2  # two died, the third was spared
     finally:
         stop_all(workers)
+
+
+def test_the_worker_accepts_every_option_of_hyperopt_mongo_worker(mongo_db, tmp_path):
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="opts")
+    tids = trials.new_trial_ids(3)
+    trials.insert_trial_docs(trials.new_trial_docs(tids, [None] * 3, [{"status": "new"}] * 3,
+                                                   [{"tid": t, "cmd": None, "workdir": None, "idxs": {}, "vals": {}} for t in tids]))
+    common = (f"--mongo={mongo_db}", "--exp-key=other", "--poll-interval=0.1", "--max-consecutive-failures=4",
+              "--max-jobs=5", "--reserve-timeout=1", f"--workdir={tmp_path}", "--last-job-timeout=60",
+              "--no-subprocesses")
+    idle = run_cli("worker", *common, "--max-jobs-in-db=1000", timeout=60)
+    assert idle.returncode == 0 and "no job within 1 s" in idle.stderr, idle.stderr
+    full = run_cli("worker", *common, "--max-jobs-in-db=2", timeout=60)
+    assert full.returncode == 0 and "3 jobs in the database, more than --max-jobs-in-db=2" in full.stderr, full.stderr
