@@ -76,6 +76,8 @@ class _Session:
     space: TranslatedSpace
     engine: Engine
     released: set[str] = field(default_factory=set)
+    bandwidth_refused: int | None = None
+    """A parallel_bandwidth the server refused to raise to; not asked for again by this driver."""
 
     @property
     def bandwidth(self) -> int | None:
@@ -134,7 +136,7 @@ def sigopt_suggest(
         return []
     state = _report(session, trials)
     count = len(new_ids)
-    if session.bandwidth is not None and options.parallel_bandwidth is None:
+    if session.bandwidth is not None and options.parallel_bandwidth is None and options.experiment_id is None:
         _follow_the_pool(session, default_parallel_bandwidth(trials, count))
     if session.bandwidth is not None:
         if len(state.held) >= session.bandwidth:
@@ -228,7 +230,7 @@ def _wait_for_a_free_suggestion(session: _Session, trials: Any, state: _State) -
                         now - started, len(state.held), bandwidth)
             last_note = now
         time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+        delay = min(delay * 2, float(getattr(trials, "poll_interval", 1.0) or 1.0))  # as often as the driver polls
         trials.refresh()
         state = _report(session, trials)
     return state
@@ -252,11 +254,12 @@ def _session(trials: Any, domain: Any, options: SearchOptions, *, requested: int
 def _follow_the_pool(session: _Session, wanted: int) -> None:
     """A bandwidth the user did not set grows with the pool: a driver started before its workers
     would otherwise keep the bandwidth of the one point it first asked for."""
-    if wanted <= (session.bandwidth or 0):
+    if wanted <= (session.bandwidth or 0) or (session.bandwidth_refused is not None and wanted >= session.bandwidth_refused):
         return
     try:
         session.engine.update_parallel_bandwidth(wanted)  # type: ignore[attr-defined]
     except EngineError as error:  # e.g. the plan allows no more; keep what the server has
+        session.bandwidth_refused = wanted
         logger.warning("could not raise parallel_bandwidth to %d: %s", wanted, error)
 
 

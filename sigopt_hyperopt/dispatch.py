@@ -29,14 +29,19 @@ class PoolSizedFMinIter(FMinIter):
         self._fixed_queue_len = fixed_queue_len
         self._queue_len = fixed_queue_len or 1
         self._recount_at = 0.0
+        self._last_read = 0.0
         super().__init__(*args, **kwargs)
         self.poll_interval_secs = poll_interval
 
     @property  # type: ignore[override]
     def max_queue_len(self) -> int:
-        if self._fixed_queue_len is None and time.monotonic() >= self._recount_at:
+        now = time.monotonic()
+        # hyperopt reads this twice in a row (loop test, then how many to enqueue): never change it
+        # between the two, or a smaller count would ask for a negative number of trials.
+        if self._fixed_queue_len is None and now >= self._recount_at and now - self._last_read > 0.05:
             self._queue_len = max(1, self._count_workers())
-            self._recount_at = time.monotonic() + WORKER_RECOUNT_S
+            self._recount_at = now + WORKER_RECOUNT_S
+        self._last_read = now
         return self._queue_len
 
     @max_queue_len.setter

@@ -216,8 +216,15 @@ class MongoJobs(mongoexp.MongoJobs):
         return document
 
     def ring(self) -> None:
-        """Tell idle workers that jobs may be waiting (after, never before, the jobs are written)."""
-        self.db[QUEUE_SIGNAL_COLLECTION].update_one({"_id": self.jobs.name}, {"$inc": {"rings": 1}}, upsert=True)
+        """Tell idle workers that jobs may be waiting (after, never before, the jobs are written).
+
+        Best effort: a missed ring costs idle workers at most one full look (2 s), so a failure here
+        must not fail the write that came before it.
+        """
+        try:
+            self.db[QUEUE_SIGNAL_COLLECTION].update_one({"_id": self.jobs.name}, {"$inc": {"rings": 1}}, upsert=True)
+        except pymongo.errors.PyMongoError as error:
+            logger.debug("queue signal not rung: %s", error)
 
     @survives_outages
     def queue_signal(self) -> int:
@@ -371,17 +378,19 @@ class MongoJobs(mongoexp.MongoJobs):
         if "version" in doc:
             query["version"] = doc["version"]
         changes["version"] = doc.get("version", 0) + 1
-        outcome = self._update_one(collection, query, changes)
+        outcome = self._update_one(collection, query, changes, doc.get("owner"))
         if do_sanity_checks and outcome.matched_count != 1:
             raise mongoexp.OperationFailure(f"job {doc['_id']} was changed by someone else (version {doc.get('version')})")
         doc.update(changes)
         return doc
 
     @survives_outages
-    def _update_one(self, collection: Any, query: dict, changes: dict) -> Any:
+    def _update_one(self, collection: Any, query: dict, changes: dict, owner: Any = None) -> Any:
         outcome = collection.update_one(query, {"$set": changes}, upsert=False)
-        if outcome.matched_count == 0 and collection.count_documents({"_id": query["_id"], "version": changes["version"]}):
-            # An earlier attempt wrote it and its answer was lost; the write is done.
+        written = {"_id": query["_id"], "version": changes["version"], "owner": changes.get("owner", owner)}
+        if outcome.matched_count == 0 and collection.count_documents(written):
+            # An earlier attempt wrote it and its answer was lost; the write is done. (A requeue or a
+            # hand-back also sets this version, but clears the owner, so it does not match.)
             return pymongo.results.UpdateResult({"n": 1, "nModified": 1}, acknowledged=True)
         return outcome
 
@@ -428,6 +437,18 @@ class MongoTrials(mongoexp.MongoTrials):
         """Called by ``hyperopt.fmin``: the same loop, with the queue and poll described above."""
         from .dispatch import fmin_on_pool
 
+        if algo is None:  # hyperopt.fmin fills these before it delegates here; a direct call may not
+            from hyperopt import tpe
+
+            algo = tpe.suggest
+        if rstate is None:
+            import numpy as np
+
+            rstate = np.random.default_rng()
+        if max_evals is None:
+            import sys
+
+            max_evals = sys.maxsize
         queue_len = self.queue_len if self.queue_len is not None else (max_queue_len if max_queue_len != 1 else None)
         return fmin_on_pool(
             self, fn, space, algo=algo, max_evals=max_evals, rstate=rstate, queue_len=queue_len,
@@ -472,6 +493,8 @@ class MongoTrials(mongoexp.MongoTrials):
     @survives_outages
     def new_trial_ids(self, n: int) -> list[int]:
         """Trial ids unique across the database (as hyperopt's), allocated atomically."""
+        if n <= 0:
+            return []
         counter = self.handle.db.job_ids.find_one_and_update(
             {"a": 0}, {"$inc": {"last_id": n}}, upsert=True, return_document=pymongo.ReturnDocument.AFTER
         )

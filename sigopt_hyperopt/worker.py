@@ -78,7 +78,7 @@ class Worker:
     def __init__(self, options: WorkerOptions, jobs: MongoJobs | None = None) -> None:
         self.options = options
         self.address = parse_mongo_url(options.mongo)
-        self.jobs = jobs or MongoJobs.new_from_connection_str(options.mongo)
+        self.jobs = jobs if jobs is not None else MongoJobs.new_from_connection_str(options.mongo)
         self.jobs.outage_tolerance = options.outage_tolerance
         self.host_id = f"{socket.gethostname()}:{os.getpid()}"
         self._stopping = threading.Event()
@@ -103,6 +103,9 @@ class Worker:
                 break
             job = self._reserve()
             if job is None:
+                break
+            if self._stopping.is_set():  # the stop came while this job was being reserved
+                self._hand_back(job)
                 break
             try:
                 self._run_job(job)
@@ -129,8 +132,8 @@ class Worker:
         if self.options.max_jobs_in_db == sys.maxsize:
             return False
         count = len(self.jobs)
-        if count > self.options.max_jobs_in_db:
-            logger.warning("%d jobs in the database, more than --max-jobs-in-db=%d: stopping", count,
+        if count >= self.options.max_jobs_in_db:
+            logger.warning("%d jobs in the database (--max-jobs-in-db=%d): stopping", count,
                            self.options.max_jobs_in_db)
             return True
         return False
@@ -174,8 +177,8 @@ class Worker:
         period = max(self.options.poll_interval, self.options.heartbeat_interval, 1.0)
         try:
             self.jobs.announce_worker(self.host_id, self.options.exp_key, 3 * period, busy)
-        except pymongo.errors.ConnectionFailure:
-            logger.warning("could not announce worker %s: database unreachable", self.host_id)
+        except pymongo.errors.PyMongoError as error:  # the registry is advisory: never stop for it
+            logger.warning("could not announce worker %s: %s", self.host_id, type(error).__name__)
         self._next_announcement = time.monotonic() + 1.0
 
     # -- one job ---------------------------------------------------------------------------------
@@ -188,29 +191,40 @@ class Worker:
         heartbeat = _Heartbeat(self, job)
         self._evaluating = True
         try:
-            domain = self._load_domain(trials, job)
             workdir = self.options.workdir or os.path.join(job["misc"].get("workdir") or os.getcwd(), str(job["_id"]))
             try:
+                # Loading the domain fails when the objective's module is missing here: that is the
+                # job's error too, written as ERROR, never a job left RUNNING by a worker that moved on.
+                domain = self._load_domain(trials, job)
                 with temp_dir(os.path.abspath(workdir)), working_dir(os.path.abspath(workdir)):
                     result = mongoexp.SONify(domain.evaluate(spec_from_misc(job["misc"]), ctrl))
-            except _HandBack:
+            except (_HandBack, DatabaseError):
                 raise
             except BaseException as error:
                 heartbeat.stop()
-                self.jobs.update(job, {"state": JOB_STATE_ERROR, "error": (str(type(error)), str(error)),
-                                       "refresh_time": coarse_utcnow()})
+                self._write_error(job, error)
                 raise
             # The heartbeat must be over before the result is written: on a server that applies
             # updates as read-modify-write, a late heartbeat would put back the RUNNING document.
             heartbeat.stop()
-            for name, value in result.pop("attachments", {}).items():
-                ctrl.attachments[name] = value
-            self.jobs.update(job, {"state": JOB_STATE_DONE, "result": result, "refresh_time": coarse_utcnow()})
+            try:
+                for name, value in result.pop("attachments", {}).items():
+                    ctrl.attachments[name] = value
+                self.jobs.update(job, {"state": JOB_STATE_DONE, "result": result, "refresh_time": coarse_utcnow()})
+            except (mongoexp.OperationFailure, DatabaseError):
+                raise  # the job was requeued meanwhile (its new owner writes it), or the store is gone
+            except Exception as error:  # e.g. a result too large or not storable
+                self._write_error(job, error)
+                raise
         finally:
             self._evaluating = False
             heartbeat.stop()
             signal.alarm(0)
         logger.info("job tid=%s done in %.2f s", job["tid"], time.monotonic() - started)
+
+    def _write_error(self, job: dict, error: BaseException) -> None:
+        self.jobs.update(job, {"state": JOB_STATE_ERROR, "error": (str(type(error)), str(error)),
+                               "refresh_time": coarse_utcnow()})
 
     @staticmethod
     @survives_outages
@@ -269,8 +283,8 @@ class _Heartbeat:
             try:
                 worker.jobs.jobs.update_one({"_id": job["_id"], "owner": worker.host_id, "state": JOB_STATE_RUNNING},
                                             {"$set": {"refresh_time": coarse_utcnow()}})
-            except pymongo.errors.ConnectionFailure:
-                logger.warning("heartbeat of job tid=%s missed: database unreachable", job["tid"])
+            except pymongo.errors.PyMongoError as error:  # a missed beat, not a reason to stop beating
+                logger.warning("heartbeat of job tid=%s missed: %s", job["tid"], type(error).__name__)
             worker._announce(busy=True)
 
 

@@ -139,5 +139,23 @@ def test_the_worker_accepts_every_option_of_hyperopt_mongo_worker(mongo_db, tmp_
               "--no-subprocesses")
     idle = run_cli("worker", *common, "--max-jobs-in-db=1000", timeout=60)
     assert idle.returncode == 0 and "no job within 1 s" in idle.stderr, idle.stderr
-    full = run_cli("worker", *common, "--max-jobs-in-db=2", timeout=60)
-    assert full.returncode == 0 and "3 jobs in the database, more than --max-jobs-in-db=2" in full.stderr, full.stderr
+    full = run_cli("worker", *common, "--max-jobs-in-db=3", timeout=60)
+    assert full.returncode == 0 and "3 jobs in the database (--max-jobs-in-db=3): stopping" in full.stderr, full.stderr
+
+
+def test_an_objective_the_worker_cannot_import_makes_the_job_error_not_stuck(mongo_db, tmp_path, monkeypatch):
+    (tmp_path / "driver_only_objective.py").write_text("def objective(params):\n    return params['x'] ** 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # the driver can import it; the workers cannot
+    from driver_only_objective import objective
+
+    workers = start_workers(mongo_db, 1)
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="unimportable")
+        fmin(objective, SPACE, algo=sigopt_suggest, max_evals=2, trials=trials, return_argmin=False,
+             rstate=np.random.default_rng(0), show_progressbar=False)
+        docs = trials.all_trial_docs()
+        assert [d["state"] for d in docs] == [JOB_STATE_ERROR, JOB_STATE_ERROR]
+        assert all("driver_only_objective" in d["error"][1] for d in docs)
+        assert workers[0].poll() is None  # the worker carries on (until --max-consecutive-failures)
+    finally:
+        stop_all(workers)
