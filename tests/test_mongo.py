@@ -36,6 +36,23 @@ def start_workers(mongo_db: str, count: int, *extra: str) -> list[subprocess.Pop
     ]
 
 
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    """A clean stop (SIGTERM), as a user or the cluster command does it."""
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=20)
+
+
+def queue_placeholder_jobs(trials: MongoTrials, count: int) -> list[int]:
+    """Queue ``count`` jobs without a domain: enough to exercise the queue, not to evaluate."""
+    tids = trials.new_trial_ids(count)
+    trials.insert_trial_docs(trials.new_trial_docs(
+        tids, [None] * count, [{"status": "new"}] * count,
+        [{"tid": t, "cmd": None, "workdir": None, "idxs": {}, "vals": {}} for t in tids]))
+    return tids
+
 def test_the_job_queue_works_on_pymongo_4(mongo_db):
     trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="queue")
     assert trials.new_trial_ids(3) == [0, 1, 2]
@@ -70,9 +87,7 @@ def test_fmin_with_mongo_trials_and_worker_processes_completes_the_search(mongo_
         assert len({tuple(t["owner"]) for t in trials.trials}) == 2  # both workers took jobs
         assert "x" in best
     finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(timeout=20)
+        stop_workers(workers)
 
 
 @pytest.mark.parametrize(
@@ -117,18 +132,13 @@ def test_a_restarted_driver_resumes_the_same_search_and_a_rerun_returns_at_once(
         assert sorted(d["tid"] for d in docs) == list(range(9))
         assert all(d["state"] == JOB_STATE_DONE for d in docs)
     finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(timeout=20)
+        stop_workers(workers)
 
 
 def test_concurrent_workers_never_reserve_the_same_job(mongo_db):
     """Reservation is a unique-key claim, so it holds even where findAndModify is not atomic (FerretDB/SQLite)."""
     trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="race")
-    tids = trials.new_trial_ids(120)
-    docs = trials.new_trial_docs(tids, [None] * len(tids), [{"status": "new"}] * len(tids),
-                                 [{"tid": t, "cmd": None, "workdir": None, "idxs": {}, "vals": {}} for t in tids])
-    trials.insert_trial_docs(docs)
+    tids = queue_placeholder_jobs(trials, 120)
     taken: dict[str, list[int]] = {}
 
     def reserve_all(name: str) -> None:
@@ -172,10 +182,7 @@ def test_four_workers_and_a_queue_sized_to_them(mongo_db):
         assert len({d["owner"] for d in docs}) == 4  # every worker took jobs
         assert max(batches) == 4  # hyperopt's default queue would have asked for one point at a time
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=20)
+        stop_workers(workers)
     assert trials.live_workers() == 0  # a clean stop leaves the registry
 
 
@@ -192,9 +199,7 @@ def test_an_explicit_queue_length_is_kept(mongo_db):
         fmin(slow_quadratic, {"x": hp.uniform("x", -1, 1)}, algo=recording_suggest, max_evals=4, trials=trials,
              max_queue_len=3, rstate=np.random.default_rng(0), show_progressbar=False)
     finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(timeout=20)
+        stop_workers(workers)
     assert batches and set(batches) == {1}
 
 
@@ -210,15 +215,11 @@ def test_workers_also_take_jobs_from_a_driver_that_does_not_ring(mongo_db):
         assert trials.handle.queue_signal() == 0  # nobody rang
         assert [d["state"] for d in trials.all_trial_docs()] == [JOB_STATE_DONE] * 3
     finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(timeout=20)
+        stop_workers(workers)
 
 
 def test_queueing_rings_the_signal(mongo_db):
     trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="ring")
     before = trials.handle.queue_signal()
-    tids = trials.new_trial_ids(2)
-    trials.insert_trial_docs(trials.new_trial_docs(tids, [None] * 2, [{"status": "new"}] * 2,
-                                                   [{"tid": t, "cmd": None, "workdir": None, "idxs": {}, "vals": {}} for t in tids]))
+    queue_placeholder_jobs(trials, 2)
     assert trials.handle.queue_signal() > before

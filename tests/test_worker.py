@@ -17,7 +17,7 @@ from sigopt_hyperopt.mongo import MongoTrials
 
 from .objectives import kills_its_worker, one_second_quadratic, three_second_quadratic
 from .test_cli import run_cli
-from .test_mongo import start_workers
+from .test_mongo import queue_placeholder_jobs, start_workers
 
 SPACE = {"x": hp.uniform("x", -1, 1)}
 
@@ -131,9 +131,7 @@ def test_a_job_that_keeps_killing_its_workers_is_marked_error_instead_of_looping
 
 def test_the_worker_accepts_every_option_of_hyperopt_mongo_worker(mongo_db, tmp_path):
     trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="opts")
-    tids = trials.new_trial_ids(3)
-    trials.insert_trial_docs(trials.new_trial_docs(tids, [None] * 3, [{"status": "new"}] * 3,
-                                                   [{"tid": t, "cmd": None, "workdir": None, "idxs": {}, "vals": {}} for t in tids]))
+    queue_placeholder_jobs(trials, 3)
     common = (f"--mongo={mongo_db}", "--exp-key=other", "--poll-interval=0.1", "--max-consecutive-failures=4",
               "--max-jobs=5", "--reserve-timeout=1", f"--workdir={tmp_path}", "--last-job-timeout=60",
               "--no-subprocesses")
