@@ -21,16 +21,18 @@ import datetime
 import functools
 import logging
 import random
+import sys
 import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 import gridfs
+import numpy as np
 import pymongo
 import pymongo.errors
 import pymongo.results
-from hyperopt import mongoexp
+from hyperopt import mongoexp, tpe
 from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
 from hyperopt.utils import coarse_utcnow
 
@@ -186,6 +188,12 @@ def survives_outages(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _back_to_new(job: dict) -> dict[str, Any]:
+    """The fields that put a RUNNING job back in the queue, as its next attempt."""
+    return {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None,
+            "attempt": int(job.get("attempt", 0)) + 1}
+
+
 def _attempt_is(attempt: int) -> Any:
     """A filter on a job's attempt number; jobs written by the driver have none yet (attempt 0)."""
     return attempt if attempt else {"$in": [0, None]}
@@ -324,8 +332,7 @@ class MongoJobs(mongoexp.MongoJobs):
             change = {"state": JOB_STATE_ERROR,
                       "error": ["WorkerDied", f"its worker stopped without finishing it {requeues} times"]}
         else:
-            change = {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None,
-                      "requeues": requeues, "attempt": int(job.get("attempt", 0)) + 1}
+            change = {**_back_to_new(job), "requeues": requeues}
         taken = self.jobs.update_one({**still_stale, "_id": job["_id"]}, {"$set": change, "$inc": {"version": 1}})
         if taken.modified_count:
             logger.warning("job tid=%s of %s stopped heartbeating: %s", job.get("tid"), job.get("owner"),
@@ -337,9 +344,7 @@ class MongoJobs(mongoexp.MongoJobs):
         """Make a job this owner is running NEW again (a clean stop), for another worker to take."""
         handed = self.jobs.update_one(
             {"_id": job["_id"], "owner": host_id, "state": JOB_STATE_RUNNING},
-            {"$set": {"state": JOB_STATE_NEW, "owner": None, "book_time": None, "refresh_time": None,
-                      "attempt": int(job.get("attempt", 0)) + 1},
-             "$inc": {"version": 1}},
+            {"$set": _back_to_new(job), "$inc": {"version": 1}},
         )
         if handed.modified_count:
             self.ring()
@@ -437,18 +442,10 @@ class MongoTrials(mongoexp.MongoTrials):
         """Called by ``hyperopt.fmin``: the same loop, with the queue and poll described above."""
         from .dispatch import fmin_on_pool
 
-        if algo is None:  # hyperopt.fmin fills these before it delegates here; a direct call may not
-            from hyperopt import tpe
-
-            algo = tpe.suggest
-        if rstate is None:
-            import numpy as np
-
-            rstate = np.random.default_rng()
-        if max_evals is None:
-            import sys
-
-            max_evals = sys.maxsize
+        # hyperopt.fmin fills these before it delegates here; a direct call may not.
+        algo = algo or tpe.suggest
+        rstate = rstate if rstate is not None else np.random.default_rng()
+        max_evals = max_evals if max_evals is not None else sys.maxsize
         queue_len = self.queue_len if self.queue_len is not None else (max_queue_len if max_queue_len != 1 else None)
         return fmin_on_pool(
             self, fn, space, algo=algo, max_evals=max_evals, rstate=rstate, queue_len=queue_len,

@@ -67,11 +67,6 @@ class _HandBack(BaseException):
     """Raised in the main thread when a stopping worker's grace period runs out."""
 
 
-def requeue_stale_jobs(jobs: MongoJobs, stale_after: float, max_requeues: int, exp_key: str | None = None) -> int:
-    """Give back jobs whose owner stopped heartbeating; a job requeued too often becomes ERROR."""
-    return jobs.requeue_stale(stale_after, max_requeues, exp_key)
-
-
 class Worker:
     """One worker process: reserve, evaluate with a heartbeat, write back; stop cleanly on a signal."""
 
@@ -143,7 +138,7 @@ class Worker:
         while not self._stopping.is_set():
             self._announce(busy=False)
             if time.monotonic() >= self._next_requeue_scan:
-                requeue_stale_jobs(self.jobs, self.options.stale_after, self.options.max_requeues, self.options.exp_key)
+                self.jobs.requeue_stale(self.options.stale_after, self.options.max_requeues, self.options.exp_key)
                 self._next_requeue_scan = time.monotonic() + self.options.stale_after / 4
             job = self._look_for_a_job()
             if job is not None:
