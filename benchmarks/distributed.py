@@ -320,11 +320,12 @@ NOTES = """Reading the tables (numbers from runs on this machine, 2026-11-24):
   the domain from GridFS, evaluating, SONifying); between a worker's jobs 0.118 s median, 0.23 s at
   the 90th percentile (8 workers: 0.034 s); last result to fmin's return 0.32 s. The gaps come from
   the synthetic load's worst case: every job lasts exactly 1 s, so all 16 workers finish at once and
-  their bookkeeping (result write, queue search, claim, RUNNING mark, domain read: about 15 ms of
-  server time each) queues at the one FerretDB process. Measured CPU in that run: FerretDB 3.8 s,
+  their bookkeeping (result write, queue search, claim, RUNNING mark, domain read: roughly 15 ms of
+  server time each, added up from per-operation timings on this server: a queue search 5.7 ms, an
+  update by `_id` 1-2 ms, a read by `_id` 1.4 ms) queues at the one FerretDB process. Measured CPU in that run: FerretDB 3.8 s,
   the 16 workers 0.47 s, the driver 0.18 s, out of 10 s of capacity. FerretDB scans whole
-  collections for filtered queries (5.7 ms at 64 trials, 46 ms at 640); a MongoDB with indexes would
-  answer these in well under a millisecond.
+  collections for filtered queries (5.7 ms at 64 trials, 46 ms at 640). No real mongod was
+  available here to compare (set `MONGO_URL` to run this benchmark against one).
 - **Before the queue signal**, idle workers searched the queue on every poll; FerretDB then used
   4.6 s of CPU in the same run, and the 16-worker efficiency was 73-75 %.
 - **hyperopt's defaults** (`max_queue_len=1`, the driver polling once a second) feed about one job a
