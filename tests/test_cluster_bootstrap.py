@@ -32,7 +32,7 @@ from hyperopt.base import JOB_STATE_DONE, JOB_STATE_RUNNING
 from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.cli import main
 from sigopt_hyperopt.cluster.remote import _pid_alive
-from sigopt_hyperopt.cluster.ssh import wait_for_ssh
+from sigopt_hyperopt.cluster.ssh import run, wait_for_ssh, write_config
 from sigopt_hyperopt.cluster.state import ClusterState, Host
 from sigopt_hyperopt.errors import ClusterError
 from sigopt_hyperopt.mongo import MongoTrials
@@ -326,3 +326,19 @@ def test_waiting_for_ssh_returns_when_it_answers_and_names_the_silent_ones(hosts
     silent = free_port("127.0.0.6")
     with pytest.raises(ClusterError, match=f"127.0.0.6:{silent}"):
         wait_for_ssh([(host.address, host.port), ("127.0.0.6", silent)], timeout=1)
+
+
+def test_paths_with_spaces_and_percent_signs_reach_the_host(hosts, tmp_path, monkeypatch):
+    """The generated ssh config quotes the key and known-hosts paths (a space used to break every command)."""
+    folder = tmp_path / "my keys %d"
+    folder.mkdir()
+    key = folder / "id ed25519"
+    key.write_bytes(Path(hosts["key"]).read_bytes())
+    key.chmod(0o600)
+    monkeypatch.setenv("SIGOPT_HYPEROPT_CLUSTERS", str(tmp_path / "cluster records"))
+    host = hosts["uv"]
+    state = ClusterState(name="spaced", hosts=[Host(host.address, "root", host.port)], key_path=str(key))
+    write_config(state)
+    done = run(state, state.hosts[0], "echo reached")
+    assert done.returncode == 0 and done.stdout.strip() == "reached", done.stderr
+    assert state.known_hosts_path.read_text().strip()  # the host key was remembered at the quoted path

@@ -248,15 +248,20 @@ def _tunnel(args: argparse.Namespace) -> int:
 # -- status ------------------------------------------------------------------------------------------------
 
 
-def _store_counts(state: ClusterState) -> tuple[dict[str, dict[int, int]] | None, str]:
-    """Jobs per owner and state from the store, or None and the reason it could not be read."""
+def _store_counts(url: str | None) -> tuple[dict[str, dict[int, int]] | None, str]:
+    """Jobs per owner and state from the store, or None and the reason it could not be read.
+
+    ``url`` is the one given on the command line, else the cluster record's, which never keeps a
+    password (it is stored redacted): connecting with the redacted ``***`` would only be refused.
+    """
     from ..mongo import connect, parse_mongo_url
 
-    url = state.database or state.direct_mongo
     if not url:
         return None, "no database recorded"
     try:
         address = parse_mongo_url(url)
+        if address.password == "***":
+            return None, "the cluster record keeps no database password: pass --db or --mongo with it"
         client = connect(address)
     except Exception as error:
         return None, str(error)
@@ -288,7 +293,7 @@ def _status(args: argparse.Namespace) -> int:
     ssh.write_config(state)
     with tqdm(total=len(hosts), desc="asking hosts", unit="host", leave=False) as bar:
         outcomes = bootstrap.for_each_host(hosts, lambda h: bootstrap.host_status(state, h), lambda _o: bar.update())
-    counts, reason = _store_counts(state)
+    counts, reason = _store_counts(args.db or args.mongo or state.database or state.direct_mongo)
     all_owners: set[str] = set()
     for outcome in outcomes:
         if not outcome.ok:
@@ -438,7 +443,10 @@ def add_cluster_command(commands: Any) -> None:
     boot.add_argument("--wheel", help="ship this wheel instead of building one (must be the driver's version)")
 
     command("tunnel", "hold the SSH tunnels from the hosts to the driver's database (foreground)", _tunnel)
-    command("status", "per host: reachable, workers alive, jobs finished and running", _status)
+    status = command("status", "per host: reachable, workers alive, jobs finished and running", _status)
+    status.add_argument("--db", help="the driver's database, host:port/db, with its password if it has one "
+                                     "(the cluster record keeps none)")
+    status.add_argument("--mongo", help="the database URL the hosts use, with its password if it has one")
 
     down = command("down", "stop the workers, terminate the cluster's instances, delete its security group", _down)
     down.add_argument("--yes", action="store_true", help="terminate without asking")
