@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -30,7 +31,7 @@ from typing import Any
 import pymongo.errors
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, spec_from_misc
-from hyperopt.utils import coarse_utcnow, temp_dir, working_dir
+from hyperopt.utils import temp_dir, working_dir
 
 from .mongo import DatabaseError, MongoJobs, MongoTrials, parse_mongo_url, survives_outages
 
@@ -75,7 +76,8 @@ class Worker:
         self.address = parse_mongo_url(options.mongo)
         self.jobs = jobs if jobs is not None else MongoJobs.new_from_connection_str(options.mongo)
         self.jobs.outage_tolerance = options.outage_tolerance
-        self.host_id = f"{socket.gethostname()}:{os.getpid()}"
+        # The random part keeps ids apart where host and pid repeat (containers whose worker is PID 1).
+        self.host_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._stopping = threading.Event()
         self._evaluating = False
         self._next_requeue_scan = 0.0
@@ -205,7 +207,7 @@ class Worker:
             try:
                 for name, value in result.pop("attachments", {}).items():
                     ctrl.attachments[name] = value
-                self.jobs.update(job, {"state": JOB_STATE_DONE, "result": result, "refresh_time": coarse_utcnow()})
+                self.jobs.update(job, {"state": JOB_STATE_DONE, "result": result, "refresh_time": self.jobs.now()})
             except (mongoexp.OperationFailure, DatabaseError):
                 raise  # the job was requeued meanwhile (its new owner writes it), or the store is gone
             except Exception as error:  # e.g. a result too large or not storable
@@ -219,7 +221,7 @@ class Worker:
 
     def _write_error(self, job: dict, error: BaseException) -> None:
         self.jobs.update(job, {"state": JOB_STATE_ERROR, "error": (str(type(error)), str(error)),
-                               "refresh_time": coarse_utcnow()})
+                               "refresh_time": self.jobs.now()})
 
     @staticmethod
     @survives_outages
@@ -277,7 +279,7 @@ class _Heartbeat:
         while not self._finished.wait(worker.options.heartbeat_interval):
             try:
                 worker.jobs.jobs.update_one({"_id": job["_id"], "owner": worker.host_id, "state": JOB_STATE_RUNNING},
-                                            {"$set": {"refresh_time": coarse_utcnow()}})
+                                            {"$set": {"refresh_time": worker.jobs.now()}})
             except pymongo.errors.PyMongoError as error:  # a missed beat, not a reason to stop beating
                 logger.warning("heartbeat of job tid=%s missed: %s", job["tid"], type(error).__name__)
             worker._announce(busy=True)
