@@ -32,7 +32,7 @@ import pymongo
 import pymongo.errors
 import pymongo.results
 from hyperopt import mongoexp, tpe
-from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
+from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
 from .errors import DatabaseError
 from .mongo_address import MongoAddress, parse_mongo_url
 from .server_clock import ServerClock
@@ -436,6 +436,14 @@ class MongoTrials(mongoexp.MongoTrials):
         if self._exp_key is not None:
             query["exp_key"] = self._exp_key
         return self.handle.jobs.count_documents(query)
+
+    @survives_outages
+    def cancel_queued(self) -> int:
+        """Cancel this search's jobs that no worker took yet; returns how many."""
+        query: dict[str, Any] = {"state": JOB_STATE_NEW}
+        if self._exp_key is not None:
+            query["exp_key"] = self._exp_key
+        return self.handle.jobs.update_many(query, {"$set": {"state": JOB_STATE_CANCEL}, "$inc": {"version": 1}}).modified_count
 
     @survives_outages
     def new_trial_ids(self, n: int) -> list[int]:
