@@ -111,3 +111,31 @@ def test_an_experiment_made_for_another_quantum_is_refused():
         experiment_id = TrialsLedger(first).load().experiment_id
         run(Trials(), 2, fn=lambda p: p["x"], space=other,
             algo=partial(sigopt_suggest, experiment_id=experiment_id, retry=FAST_RETRIES))
+
+
+def test_a_store_written_before_identities_reports_nothing_twice(server):
+    import json
+
+    from sigopt_hyperopt import translate
+    from sigopt_hyperopt.store import LEGACY_REPORTED_KEY
+
+    trials = Trials()
+    run(trials, 5)
+    report_finished(trials, SPACE, retry=FAST_RETRIES)
+    # What the previous release left: a record without search id and with the older digest, and one
+    # list of reported trial ids (its observations on the server carry no search id either).
+    record = TrialsLedger(trials).load()
+    legacy = {"engine": "remote", "experiment_id": record.experiment_id, "api_url": record.api_url,
+              "space_fingerprint": translate(SPACE).legacy_fingerprint()}
+    trials.attachments[SEARCH_KEY] = json.dumps(legacy).encode()
+    for name in [n for n in trials.attachments if n.startswith(MARK_PREFIX)]:
+        del trials.attachments[name]
+    trials.attachments[LEGACY_REPORTED_KEY] = json.dumps(list(range(5))).encode()
+    for observation in the_experiment(server).observations:
+        del observation["metadata"][SEARCH_METADATA_KEY]
+    _sessions.clear()  # a new driver, of the new release
+
+    run(trials, 8)
+    report_finished(trials, SPACE, retry=FAST_RETRIES)
+    assert_reported_exactly_once(the_experiment(server), range(8))
+    assert TrialsLedger(trials).load().search_id is not None
