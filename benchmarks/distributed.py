@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import json
 import math
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,8 +60,9 @@ OVERHEAD_EVALS = 64
 # -- the server and the workers -------------------------------------------------------------------
 
 @contextlib.contextmanager
-def mongo_server() -> Iterator[str]:
-    """``host:port`` of MONGO_URL, or of a FerretDB started for the benchmark."""
+def mongo_server(backend: str = "sqlite") -> Iterator[str]:
+    """``host:port`` of MONGO_URL, or of a FerretDB started for the benchmark on ``backend``:
+    ``sqlite`` (what the tests use) or ``postgresql`` (a private PostgreSQL cluster started here)."""
     if os.environ.get("MONGO_URL"):
         yield os.environ["MONGO_URL"].split("://")[-1].rstrip("/")
         return
@@ -68,12 +70,49 @@ def mongo_server() -> Iterator[str]:
     from tests.conftest import free_port, start_ferretdb, stop_process
 
     port = free_port()
+    if backend == "postgresql":
+        with postgresql() as url:
+            process = start_ferretdb(Path(tempfile.mkdtemp(prefix="bench-ferretdb-")), port, "--handler=postgresql",
+                                     f"--postgresql-url={url}")
+            try:
+                yield f"127.0.0.1:{port}"
+            finally:
+                stop_process(process)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-ferretdb-") as data:
         process = start_ferretdb(Path(data), port)
         try:
             yield f"127.0.0.1:{port}"
         finally:
             stop_process(process)
+
+
+@contextlib.contextmanager
+def postgresql() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster (Debian's postgresql package), run as its ``postgres`` user."""
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not binaries:
+        raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql")
+    bin_dir = binaries[-1]
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import free_port
+
+    port = free_port()
+    home = Path(tempfile.mkdtemp(prefix="bench-postgres-"))
+    shutil.chown(home, "postgres")
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_postgres, str(bin_dir / "initdb"), "-D", str(home / "data"), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(home / "data"), "-l", str(home / "log"), "-w",
+                    "-o", f"-p {port} -k {home} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    try:
+        subprocess.run([*as_postgres, str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "ferretdb"],
+                       check=True, capture_output=True)
+        yield f"postgres://postgres@127.0.0.1:{port}/ferretdb"
+    finally:
+        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(home / "data"), "-m", "fast", "stop"],
+                       capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def worker_command(mongo_db: str, workdir: str) -> list[str]:

@@ -31,8 +31,9 @@ class PoolSizedFMinIter(FMinIter):
     """``FMinIter`` whose queue length follows the number of live workers when not fixed."""
 
     def __init__(self, *args: Any, count_workers: Callable[[], int], fixed_queue_len: int | None,
-                 poll_interval: float, **kwargs: Any) -> None:
+                 poll_interval: float, check_lease: Callable[[], None] = lambda: None, **kwargs: Any) -> None:
         self._count_workers = count_workers
+        self._check_lease = check_lease
         self._fixed_queue_len = fixed_queue_len
         self._queue_len = fixed_queue_len or 1
         self._recount_at = 0.0
@@ -42,6 +43,7 @@ class PoolSizedFMinIter(FMinIter):
 
     @property  # type: ignore[override]
     def max_queue_len(self) -> int:
+        self._check_lease()  # read at every turn of hyperopt's loop: a driver that lost its search stops
         now = time.monotonic()
         # hyperopt reads this twice in a row (loop test, then how many to enqueue): never change it
         # between the two, or a smaller count would ask for a negative number of trials.
@@ -83,14 +85,14 @@ def fmin_on_pool(trials: Any, fn: Callable, space: Any, *, algo: Callable, max_e
                  timeout: float | None = None, loss_threshold: float | None = None, verbose: bool = False,
                  pass_expr_memo_ctrl: Any = None, catch_eval_exceptions: bool = False, return_argmin: bool = True,
                  show_progressbar: Any = True, early_stop_fn: Callable | None = None,
-                 trials_save_file: str = "") -> Any:
+                 trials_save_file: str = "", check_lease: Callable[[], None] = lambda: None) -> Any:
     """What ``hyperopt.fmin`` does once it has a trials object, through :class:`PoolSizedFMinIter`."""
     domain = Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
     iteration = PoolSizedFMinIter(
         algo, domain, trials, rstate, max_evals=max_evals, timeout=timeout, loss_threshold=loss_threshold,
         verbose=verbose, show_progressbar=show_progressbar, early_stop_fn=early_stop_fn,
         trials_save_file=trials_save_file, count_workers=count_workers, fixed_queue_len=queue_len,
-        poll_interval=poll_interval,
+        poll_interval=poll_interval, check_lease=check_lease,
     )
     iteration.catch_eval_exceptions = catch_eval_exceptions
     iteration.exhaust()

@@ -51,3 +51,7 @@ class ClusterError(SigOptHyperoptError):
 
 class DatabaseError(SigOptHyperoptError):
     """The MongoDB store cannot be used: bad URL, unreachable server, refused credentials."""
+
+
+class SearchBusyError(SigOptHyperoptError):
+    """Another driver is running this search (same store and ``exp_key``)."""

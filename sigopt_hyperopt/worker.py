@@ -33,7 +33,7 @@ import pymongo.errors
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, spec_from_misc
 
-from .mongo import DatabaseError, MongoJobs, MongoTrials, parse_mongo_url, survives_outages
+from .mongo import DatabaseError, MongoJobs, MongoTrials, parse_mongo_url
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class Worker:
         self._signal_when_empty: int | None = None
         self._next_full_look = 0.0
         self._start_directory = os.getcwd()
+        self._domains: dict[tuple[Any, str], tuple[Any, Any]] = {}
         self.done = 0
         self.gave_up = False
         """True when the worker stopped after ``max_consecutive_failures`` failed jobs in a row."""
@@ -249,10 +250,17 @@ class Worker:
         self.jobs.update(job, {"state": JOB_STATE_ERROR, "error": (str(type(error)), str(error)),
                                "refresh_time": self.jobs.now()})
 
-    @staticmethod
-    @survives_outages
-    def _load_domain(trials: MongoTrials, job: dict) -> Any:
-        return mongoexp.pickler.loads(trials.attachments[job["misc"]["cmd"][1]])
+    def _load_domain(self, trials: MongoTrials, job: dict) -> Any:
+        """The search's domain, unpickled once per GridFS file (a new file id means a new domain)."""
+        name = job["misc"]["cmd"][1]
+        version = trials.attachments.version(name)
+        cached = self._domains.get((job["exp_key"], name))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        domain = mongoexp.pickler.loads(trials.attachments[name])
+        self._domains[(job["exp_key"], name)] = (version, domain)
+        logger.info("loaded the domain of search %r (file %s)", job["exp_key"], version)
+        return domain
 
     def _hand_back(self, job: dict) -> None:
         if self.jobs.hand_back(job, self.host_id):

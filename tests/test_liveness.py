@@ -1,13 +1,12 @@
 """Liveness on the MongoDB path: who gives up, whose clock counts, and what a stopped search leaves.
 
-Real worker processes against FerretDB; a machine whose clock is wrong is a worker started under
-libfaketime (Debian's ``faketime``), the way a badly synchronised host would run it.
+Real worker processes against FerretDB; a machine whose clock is wrong is a worker process whose wall
+clock is shifted (tests/skewed_clock: libfaketime breaks Python's sleeps here, see its docstring).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.mongo import MongoTrials
 from sigopt_hyperopt.worker import GAVE_UP_EXIT_CODE
 
-from .objectives import always_fails, quadratic, six_second_quadratic
+from .objectives import always_fails, quadratic, runs_until_released
 from .test_mongo import ROOT, start_workers, stop_workers
 
 SPACE = {"x": hp.uniform("x", -1, 1)}
@@ -37,13 +36,13 @@ def worker_env():
     return {**{k: v for k, v in os.environ.items() if k != "SIGOPT_API_TOKEN"}, "PYTHONPATH": str(ROOT)}
 
 
-def drive_in_background(trials, fn, max_evals, **kwargs):
+def drive_in_background(trials, fn, max_evals, space=None, **kwargs):
     """fmin in a thread; returns (thread, outcome dict)."""
     outcome = {}
 
     def drive():
         try:
-            outcome["best"] = fmin(fn, SPACE, algo=sigopt_suggest, max_evals=max_evals, trials=trials,
+            outcome["best"] = fmin(fn, space or SPACE, algo=sigopt_suggest, max_evals=max_evals, trials=trials,
                                    rstate=np.random.default_rng(0), show_progressbar=False, **kwargs)
         except BaseException as error:  # noqa: BLE001 - reported to the test
             outcome["error"] = error
@@ -88,29 +87,40 @@ def test_the_cluster_supervisor_restarts_a_worker_that_gave_up(mongo_db, tmp_pat
         thread.join(timeout=120)
 
 
-def test_a_worker_whose_clock_is_slow_keeps_its_job(mongo_db):
+def test_a_worker_whose_clock_is_slow_keeps_its_job(mongo_db, tmp_path):
     """Liveness is judged by the database server's clock, not by each machine's."""
-    assert shutil.which("faketime"), "needs Debian's faketime (bash .ci/run installs it)"
+    release = tmp_path / "release"
     trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="clock", queue_len=1)
-    thread, outcome = drive_in_background(trials, six_second_quadratic, 1)
-    slow = subprocess.Popen(["faketime", "-f", "-90s", *worker_command(mongo_db, "--exp-key=clock",
-                                                                       "--heartbeat-interval=0.5", "--max-jobs=1")],
-                            cwd=ROOT, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(d.get("owner") for d in trials.all_trial_docs()):
-        time.sleep(0.1)
-    # A second worker scans for stale jobs every stale_after / 4 seconds while it waits for work.
-    [scanner] = start_workers(mongo_db, 1, "--exp-key=clock", "--stale-after=3", "--max-jobs=1")
+    space = {"x": hp.uniform("x", -1, 1), "release": str(release)}
+    thread, outcome = drive_in_background(trials, runs_until_released, 1, space=space)
+    slow_env = {**worker_env(), "PYTHONPATH": f"{ROOT / 'tests' / 'skewed_clock'}{os.pathsep}{ROOT}",
+                "SKEWED_CLOCK_SECONDS": "-90"}
+    slow = subprocess.Popen(worker_command(mongo_db, "--exp-key=clock", "--heartbeat-interval=0.5", "--max-jobs=1"),
+                            cwd=ROOT, env=slow_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_until(lambda: any(d.get("owner") for d in trials.all_trial_docs()))
+    # A second worker scans for stale jobs (every stale_after / 4 seconds) while it waits for work.
+    [scanner] = start_workers(mongo_db, 1, "--exp-key=clock", "--stale-after=2", "--max-jobs=1")
     try:
+        wait_until(lambda: trials.handle.db.workers.count_documents({}) >= 2)  # the scanner is up
+        time.sleep(4)  # several scans: each would have found the job's heartbeat 90 s old
+        release.touch()
         thread.join(timeout=120)
         [doc] = trials.all_trial_docs()
         assert doc["state"] == JOB_STATE_DONE
         assert doc.get("requeues", 0) == 0, "the live job of the slow-clock worker was requeued"
         assert "error" not in outcome
     finally:
+        release.touch()
         stop_workers([scanner])
         slow.terminate()
         slow.communicate(timeout=30)
+
+
+def wait_until(condition, seconds=90):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.1)
 
 
 def test_a_worker_without_workdir_leaves_no_directory_behind(mongo_db, tmp_path):

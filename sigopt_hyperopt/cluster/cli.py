@@ -121,7 +121,7 @@ def _mongo_for_host(state: ClusterState, database_url: str | None, direct_url: s
 
 
 def _redacted(url: str | None) -> str | None:
-    from ..mongo_address import redact
+    from ..mongo.address import redact
 
     return redact(url) if url else url
 
@@ -251,6 +251,11 @@ def _tunnel(args: argparse.Namespace) -> int:
 # -- status ------------------------------------------------------------------------------------------------
 
 
+def _host_and_pid(owner: str) -> str:
+    """A worker names itself ``host:pid:random``; the cluster knows its workers by host and pid."""
+    return ":".join(owner.split(":")[:2])
+
+
 def _store_counts(url: str | None) -> tuple[dict[str, dict[int, int]] | None, str]:
     """Jobs per owner and state from the store, or None and the reason it could not be read.
 
@@ -273,8 +278,9 @@ def _store_counts(url: str | None) -> tuple[dict[str, dict[int, int]] | None, st
         for row in client[address.database][address.collection].aggregate(
                 [{"$group": {"_id": {"owner": "$owner", "state": "$state"}, "n": {"$sum": 1}}}]):
             owner = row["_id"].get("owner")
-            owner = owner if isinstance(owner, str) else str(owner)
-            counts.setdefault(owner, {})[row["_id"]["state"]] = row["n"]
+            owner = _host_and_pid(owner if isinstance(owner, str) else str(owner))
+            states = counts.setdefault(owner, {})
+            states[row["_id"]["state"]] = states.get(row["_id"]["state"], 0) + row["n"]
         return counts, ""
     finally:
         client.close()

@@ -1,4 +1,4 @@
-"""Database URLs: hyperopt's ``mongo://[user:password@]host:port/db/collection?options`` form.
+"""Database URLs and connecting: hyperopt's ``mongo://[user:password@]host:port/db/collection?options`` form.
 
 pymongo parses and validates MongoDB URIs (hosts, replica sets, ``tls``, ``authSource``…); this
 module only keeps hyperopt's form on top of it (a ``mongo://`` scheme, the collection after the
@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass, field
+from typing import Any
 
+import pymongo
 import pymongo.errors
 import pymongo.uri_parser
 
-from .errors import DatabaseError
+from ..errors import DatabaseError
 
 SCHEMES = ("mongo", "mongodb")
+
+SERVER_TIMEOUT_MS = 5000
+"""How long to wait for the database before saying it is unreachable."""
 
 
 @dataclass(frozen=True)
@@ -120,3 +125,33 @@ def redact(url: str) -> str:
 def _redacted_query(query: str) -> str:
     pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
     return "&".join(f"{key}={'***' if 'password' in key.lower() else value}" for key, value in pairs)
+
+
+def connect(address: MongoAddress) -> pymongo.MongoClient:
+    """A client whose server answered, or a DatabaseError that says what to do."""
+    credentials: dict[str, Any] = {}
+    if address.username and address.auth_source is None:
+        credentials["authSource"] = "admin"  # hyperopt's habit; pymongo would use the URL's database
+    client: pymongo.MongoClient = pymongo.MongoClient(
+        address.uri, serverSelectionTimeoutMS=SERVER_TIMEOUT_MS, connectTimeoutMS=SERVER_TIMEOUT_MS, w=1,
+        **credentials,
+    )
+    try:
+        client.admin.command("ping")
+        if address.username:
+            client[address.database].list_collection_names()
+    except pymongo.errors.OperationFailure as error:
+        client.close()
+        if error.code in (18, 13) or "auth" in str(error).lower():
+            raise DatabaseError(
+                f"The database at {address.redacted} refused the credentials of user {address.username!r}; "
+                "check the user name, the password and authSource."
+            ) from None
+        raise DatabaseError(f"The database at {address.redacted} refused the connection: {error}") from None
+    except pymongo.errors.PyMongoError:
+        client.close()
+        raise DatabaseError(
+            f"No MongoDB server answered at {address.hosts_text} within "
+            f"{SERVER_TIMEOUT_MS / 1000:.0f} s ({address.redacted}); start it, or check the host and port."
+        ) from None
+    return client
