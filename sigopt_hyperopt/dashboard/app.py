@@ -86,7 +86,9 @@ def create_app(state: DashboardState, refresh: float = 2.0) -> Starlette:
             exp_key = _exp_key(request.query_params.get("exp_key"), state)
         except ValueError:
             return JSONResponse({"error": "since must be an integer and exp_key JSON"}, status_code=400)
-        return JSONResponse(state.changes(exp_key, since))
+        answer = state.changes(exp_key, since)
+        answer["refresh_s"] = refresh  # the page asks again as often as the store is read
+        return JSONResponse(answer)
 
     return Starlette(
         routes=[Route("/", page), Route("/static/{name}", static), Route("/api/changes", changes)],

@@ -3,12 +3,15 @@
 // `sigopt-hyperopt report --html` carries its data in window.DASHBOARD_DATA and never polls.
 "use strict";
 
-const REFRESH_MS = 2000;
 const PAGE_SIZE = 50;
+// SVG scatter up to this many points, WebGL beyond: a WebGL context costs more than it saves on
+// small plots (a second or more per plot on software rendering), SVG slows down on large ones.
+const WEBGL_FROM = 1500;
+const pointType = (n) => (n >= WEBGL_FROM ? "scattergl" : "scatter");
 const STATES = ["done", "running", "queued", "failed", "cancelled"];
 
 const dash = {
-  trials: new Map(), since: 0, epoch: null, expKey: undefined, last: null,
+  trials: new Map(), since: 0, epoch: null, expKey: undefined, chosen: undefined, last: null,
   sort: { key: "tid", dir: -1 }, page: 0, lastDrawnSeq: -1,
 };
 // Timings read by the tests and the benchmark (milliseconds).
@@ -30,25 +33,30 @@ function sortedRows() {
 
 async function poll() {
   const started = performance.now();
+  let again = false;
   try {
-    const key = dash.expKey === undefined ? "" : `&exp_key=${encodeURIComponent(JSON.stringify(dash.expKey))}`;
+    // Without a choice the server shows its first search (which may appear only once the search starts).
+    const key = dash.chosen === undefined ? "" : `&exp_key=${encodeURIComponent(JSON.stringify(dash.chosen))}`;
     const response = await fetch(`api/changes?since=${dash.since}${key}`, { cache: "no-store" });
     const data = await response.json();
     window.dashStats.lastFetchMs = performance.now() - started;
-    apply(data);
+    again = !apply(data);
   } catch (error) {
     showHealth({ ok: false, message: `the dashboard server does not answer (${error})` });
   }
-  setTimeout(poll, REFRESH_MS);
+  setTimeout(poll, again ? 0 : 1000 * ((dash.last && dash.last.refresh_s) || 2));
 }
 
+// Patch the rows with an answer; false when it was for other rows than held (a restarted server or
+// another search) and was not complete: then everything is asked for again.
 function apply(data) {
   const started = performance.now();
   if (data.epoch !== dash.epoch || data.exp_key !== dash.expKey) {
-    dash.trials.clear(); // a restarted server or another search: start over
+    dash.trials.clear();
     dash.epoch = data.epoch;
     dash.expKey = data.exp_key;
     dash.lastDrawnSeq = -1;
+    if (dash.since !== 0) { dash.since = 0; return false; }
   }
   for (const row of data.trials) dash.trials.set(row.tid, row);
   const changed = data.trials.length > 0 || dash.lastDrawnSeq < 0;
@@ -64,6 +72,7 @@ function apply(data) {
     window.dashStats.firstLoadMs = performance.now() - window.dashStats.pageStart;
   }
   document.body.dataset.seq = String(data.seq);
+  return true;
 }
 
 // -- drawing -------------------------------------------------------------------------------------
@@ -147,7 +156,7 @@ function renderHistory(rows) {
   const tids = done.map((r) => r.tid), losses = done.map((r) => r.loss);
   const line = bestSoFar(tids, losses);
   Plotly.react("plot-history", [
-    { x: tids, y: losses, mode: "markers", type: "scattergl", marker: { size: 5, color: "#8ab" }, name: "loss" },
+    { x: tids, y: losses, mode: "markers", type: pointType(tids.length), marker: { size: 5, color: "#8ab" }, name: "loss" },
     { x: line.x, y: line.y, mode: "lines", type: "scatter", line: { color: "#e76f51", width: 2 }, name: "best so far" },
   ], { ...baseLayout, xaxis: { title: { text: "trial id" } }, yaxis: { title: { text: "loss" } } }, plotConfig);
 }
@@ -157,7 +166,7 @@ function renderTime(rows) {
   const times = done.map((r) => new Date(r.refreshed * 1000)), losses = done.map((r) => r.loss);
   const line = bestSoFar(times, losses);
   Plotly.react("plot-time", [
-    { x: times, y: losses, mode: "markers", type: "scattergl", marker: { size: 5, color: "#8ab" }, name: "loss" },
+    { x: times, y: losses, mode: "markers", type: pointType(times.length), marker: { size: 5, color: "#8ab" }, name: "loss" },
     { x: line.x, y: line.y, mode: "lines", type: "scatter", line: { color: "#e76f51", width: 2 }, name: "best so far" },
   ], { ...baseLayout, xaxis: { title: { text: "finished at" }, type: "date" }, yaxis: { title: { text: "loss" } } }, plotConfig);
 }
@@ -179,7 +188,7 @@ function renderParams(rows, axes, spaceKnown) {
       : { type: axis.log ? "log" : "linear" };
     Plotly.react(`param-plot-${i}`, [{
       x: active.map((r) => r.params[axis.label]), y: active.map((r) => r.loss), text: active.map((r) => `trial ${r.tid}`),
-      mode: "markers", type: axis.kind === "categorical" ? "scatter" : "scattergl",
+      mode: "markers", type: axis.kind === "categorical" ? "scatter" : pointType(active.length),
       marker: { size: 5, color: active.map((r) => r.tid), colorscale: "Viridis", opacity: 0.7 },
     }], { ...baseLayout, margin: { l: 45, r: 5, t: 5, b: 30 }, xaxis, yaxis: { title: { text: "loss" } } }, plotConfig);
   });
@@ -282,7 +291,7 @@ function setUpTable() {
   $("prev").addEventListener("click", () => { dash.page = Math.max(0, dash.page - 1); renderTable(); });
   $("next").addEventListener("click", () => { dash.page += 1; renderTable(); });
   $("exp-key").addEventListener("change", (event) => {
-    dash.expKey = JSON.parse(event.target.value); dash.since = 0; dash.epoch = null;
+    dash.chosen = JSON.parse(event.target.value); dash.since = 0; dash.epoch = null;
   });
 }
 
