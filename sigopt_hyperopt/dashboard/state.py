@@ -204,7 +204,8 @@ class DashboardState:
     def _importance(self, search: Search, rows: list[dict]) -> dict[str, float] | None:
         done = sum(1 for row in rows if row["loss"] is not None)
         now = self._clock()
-        if done != search.importance_done and now - search.importance_at >= IMPORTANCE_EVERY_S:
+        due = now - search.importance_at >= IMPORTANCE_EVERY_S or search.importance is None
+        if done != search.importance_done and due:
             search.importance = importances(sorted(rows, key=lambda r: r["tid"]), search.axes or [])
             search.importance_done, search.importance_at = done, now
         return search.importance

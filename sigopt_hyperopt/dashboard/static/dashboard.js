@@ -133,7 +133,7 @@ function renderBest(best) {
 }
 
 function renderRecord(record) {
-  const items = record ? Object.entries(record).filter(([k]) => k !== "space_fingerprint") : [];
+  const items = record ? Object.entries(record).filter(([k, v]) => k !== "space_fingerprint" && v !== null && v !== "") : [];
   $("record").innerHTML = items.length ? items.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join("")
     : `<tr><td>engine</td><td>not recorded (not a sigopt_suggest search, or none yet)</td></tr>`;
 }
