@@ -34,8 +34,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
-@pytest.fixture
-def browser():
+def chromium() -> webdriver.Chrome:
+    """Debian's Chromium, headless, through Debian's chromedriver (nothing is downloaded)."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.fail("The browser tests need Debian's chromium and chromium-driver: apt-get install chromium "
                     "chromium-driver (.ci/run does).")
@@ -44,7 +44,12 @@ def browser():
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2600",
                      "--enable-unsafe-swiftshader", "--lang=en-US"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+
+@pytest.fixture
+def browser():
+    driver = chromium()
     try:
         yield driver
     finally:
