@@ -94,6 +94,9 @@ class DashboardState:
         with self._lock:
             self._apply(reading)
             self.health = Health(ok=True, last_ok=self._clock())
+            searches = list(self._searches.values())
+        for search in searches:  # here, not while a page waits for an answer
+            self._importance(search)
         return True
 
     def _apply(self, reading: Reading) -> None:
@@ -198,17 +201,21 @@ class DashboardState:
                 "workers": self._workers(exp_key, rows, lost),
                 "now": self._clock(),
             }
-        answer["importance"] = {"method": METHOD, "values": self._importance(search, rows)}
+            answer["importance"] = {"method": METHOD, "values": search.importance}
         return answer
 
-    def _importance(self, search: Search, rows: list[dict]) -> dict[str, float] | None:
+    def _importance(self, search: Search) -> None:
+        """Refit the importances when trials finished since the last fit (at most every 10 s)."""
+        with self._lock:
+            rows = sorted(search.rows.values(), key=lambda r: r["tid"])
+            axes = list(search.axes or [])
         done = sum(1 for row in rows if row["loss"] is not None)
         now = self._clock()
         due = now - search.importance_at >= IMPORTANCE_EVERY_S or search.importance is None
         if done != search.importance_done and due:
-            search.importance = importances(sorted(rows, key=lambda r: r["tid"]), search.axes or [])
-            search.importance_done, search.importance_at = done, now
-        return search.importance
+            fitted = importances(rows, axes)
+            with self._lock:
+                search.importance, search.importance_done, search.importance_at = fitted, done, now
 
     def _lost_attempts(self, exp_key: str | None, rows: list[dict]) -> dict[str, list[str]]:
         """Job id -> the workers that held an earlier attempt of it, or died with it (WorkerDied)."""

@@ -15,7 +15,7 @@ const dash = {
   sort: { key: "tid", dir: -1 }, page: 0, lastDrawnSeq: -1,
 };
 // Timings read by the tests and the benchmark (milliseconds).
-window.dashStats = { polls: 0, firstLoadMs: null, lastUpdateMs: null, lastFetchMs: null, lastRows: 0 };
+window.dashStats = { polls: 0, firstLoadMs: null, lastUpdateMs: null, lastFetchMs: null, lastRows: 0, updates: [] };
 
 const $ = (id) => document.getElementById(id);
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -68,6 +68,7 @@ function apply(data) {
   window.dashStats.polls += 1;
   window.dashStats.lastRows = data.trials.length;
   window.dashStats.lastUpdateMs = elapsed;
+  if (data.trials.length) window.dashStats.updates.push({ rows: data.trials.length, ms: elapsed });
   if (window.dashStats.firstLoadMs === null && dash.trials.size > 0) {
     window.dashStats.firstLoadMs = performance.now() - window.dashStats.pageStart;
   }
@@ -205,8 +206,11 @@ function dimension(axis, done) {
   return { label: axis.label, values };
 }
 
+// Parallel coordinates of at most this many trials (the most recent): more lines only blacken the plot.
+const PARCOORDS_MAX = 2000;
+
 function renderParcoords(rows, axes) {
-  const done = rows.filter((r) => r.loss !== null);
+  const done = rows.filter((r) => r.loss !== null).slice(-PARCOORDS_MAX);
   const always = axes.filter((a) => !a.conditional && done.every((r) => r.params[a.label] !== undefined));
   const dims = always.map((a) => dimension(a, done));
   dims.push({ label: "loss", values: done.map((r) => r.loss) });
