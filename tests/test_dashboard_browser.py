@@ -88,7 +88,7 @@ def test_the_page_shows_progress_and_best_loss_change_as_trials_finish(mongo_db,
         assert text(browser, "best-trial").startswith(f"trial {final['best']['tid']},")
         wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr[data-worker]")) == 2)
         worker_ids = {row.get_attribute("data-worker") for row in browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr")}
-        assert {int(w.rsplit(":", 1)[1]) for w in worker_ids} == {w.pid for w in workers}
+        assert {int(w.split(":")[1]) for w in worker_ids} == {w.pid for w in workers}
         assert text(browser, "table-count") == "12 of 12 trials"
         assert len(browser.find_elements(By.CSS_SELECTOR, "#param-plots .js-plotly-plot")) == 4
         stats = browser.execute_script("return window.dashStats")

@@ -237,8 +237,8 @@ class DashboardState:
 
         def entry(worker_id: str) -> dict:
             if worker_id not in table:
-                host, _, pid = worker_id.rpartition(":")
-                table[worker_id] = {"id": worker_id, "host": host or worker_id, "pid": int(pid) if pid.isdigit() else None,
+                host, pid = _host_and_pid(worker_id)
+                table[worker_id] = {"id": worker_id, "host": host, "pid": pid,
                                     "registered": False, "alive": False, "busy": False, "running": [],
                                     "done": 0, "failed": 0, "lost": [], "last_heartbeat": None}
             return table[worker_id]
@@ -303,6 +303,13 @@ def _round(value: float | None) -> float | None:
 def _relabel(params: dict, axes: dict[str, Axis]) -> dict:
     return {label: category_label(axes.get(label), value) if not isinstance(value, str) else value
             for label, value in params.items()}
+
+
+def _host_and_pid(worker_id: str) -> tuple[str, int | None]:
+    """``host:pid`` or ``host:pid:nonce`` (worker ids of either age) -> host and pid."""
+    host, _, rest = worker_id.partition(":")
+    pid = rest.partition(":")[0]
+    return host, int(pid) if pid.isdigit() else None
 
 
 def _first_line(error: BaseException) -> str:
