@@ -29,12 +29,16 @@ def _quickstart(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from .worker import WorkerOptions, run_worker
+    from .worker import GAVE_UP_EXIT_CODE, WorkerOptions, run_worker
 
     # The command's options are named after WorkerOptions' fields, one for one.
     options = WorkerOptions(**{field.name: getattr(args, field.name) for field in dataclasses.fields(WorkerOptions)})
-    done = run_worker(options)
-    print(f"worker finished {done} job(s)")
+    worker = run_worker(options)
+    print(f"worker finished {worker.done} job(s)")
+    if worker.gave_up:
+        print(f"worker gave up after {options.max_consecutive_failures} failed jobs in a row; exit status "
+              f"{GAVE_UP_EXIT_CODE} (a supervisor starts it again)", file=sys.stderr)
+        return GAVE_UP_EXIT_CODE
     return 0
 
 

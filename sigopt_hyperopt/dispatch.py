@@ -10,11 +10,18 @@ through :class:`PoolSizedFMinIter`, which keeps about as many jobs queued as the
 
 from __future__ import annotations
 
+import logging
 import time
+from timeit import default_timer
 from typing import Any, Callable
 
+from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING, Domain
 from hyperopt.fmin import FMinIter, space_eval
-from hyperopt.base import Domain
+
+logger = logging.getLogger(__name__)
+
+IDLE_NOTE_S = 60.0
+"""How often a driver waiting for its last jobs says how many are left and how many workers it sees."""
 
 WORKER_RECOUNT_S = 1.0
 """How often the driver re-counts the live workers."""
@@ -47,6 +54,28 @@ class PoolSizedFMinIter(FMinIter):
     @max_queue_len.setter
     def max_queue_len(self, value: int) -> None:
         """FMinIter's constructor sets it; the fixed value, if any, was already taken."""
+
+    def block_until_done(self) -> None:
+        """Wait for the queued and running jobs, but never past ``fmin(timeout=...)``.
+
+        hyperopt's wait ignores the timeout, so a search whose workers are gone (or gave up) hung
+        for ever.  When the timeout passes, the jobs still queued are cancelled (a late worker must
+        not evaluate what nobody waits for; their suggestions are released on the next run) and the
+        running ones are left to finish: their results are kept and reported when the search continues.
+        """
+        deadline = None if self.timeout is None else self.start_time + self.timeout
+        next_note = time.monotonic() + IDLE_NOTE_S
+        while (unfinished := self.trials.count_by_state_unsynced([JOB_STATE_NEW, JOB_STATE_RUNNING])) > 0:
+            if deadline is not None and default_timer() >= deadline:
+                cancelled = self.trials.cancel_queued()
+                logger.warning("fmin's timeout passed with %d job(s) unfinished: %d queued one(s) cancelled, the "
+                               "running ones are kept and reported when the search continues", unfinished, cancelled)
+                break
+            if time.monotonic() >= next_note:
+                logger.info("waiting for %d job(s) to finish; %d live worker(s)", unfinished, self._count_workers())
+                next_note = time.monotonic() + IDLE_NOTE_S
+            time.sleep(self.poll_interval_secs)
+        self.trials.refresh()
 
 
 def fmin_on_pool(trials: Any, fn: Callable, space: Any, *, algo: Callable, max_evals: int, rstate: Any,

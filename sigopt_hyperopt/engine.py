@@ -24,8 +24,10 @@ METRIC_NAME = "loss"
 class Observation:
     """A finished evaluation, in SigOpt's terms.
 
-    ``key`` identifies it for exactly-once reporting (the hyperopt trial id).  ``failed`` covers
-    ``STATUS_FAIL``, exceptions and non-finite losses; then ``value`` is None.
+    ``key`` is the hyperopt trial id and ``attempt`` the evaluation of that trial (a trial put back
+    in the queue and evaluated again is a new attempt); with the experiment and the search they
+    identify it for exactly-once reporting.  ``failed`` covers ``STATUS_FAIL``, exceptions and
+    non-finite losses; then ``value`` is None.
     """
 
     key: int
@@ -35,6 +37,7 @@ class Observation:
     failed: bool = False
     suggestion_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class Engine(abc.ABC):
     """Create or attach an experiment, learn finished results, suggest points given pending ones."""
 
     kind: str = "abstract"
+
+    parallel_bandwidth: int | None = None
+    """The most suggestions the experiment allows open at once (None: no limit)."""
 
     @property
     @abc.abstractmethod
@@ -75,6 +81,13 @@ class Engine(abc.ABC):
 
     def release(self, suggestion_ids: Sequence[str]) -> None:
         """Forget suggestions whose trials were abandoned; only remote experiments hold any."""
+
+    def delete_orphans(self, owned: Collection[str]) -> list[str]:
+        """Delete open suggestions no trial owns (left by a driver that died); returns their ids."""
+        return []
+
+    def update_parallel_bandwidth(self, parallel_bandwidth: int) -> None:
+        """Allow this many open suggestions; only engines with a limit have anything to change."""
 
 
 def experiment_spec(

@@ -47,3 +47,7 @@ class ClusterError(SigOptHyperoptError):
     Raised before work is wasted where the cause can be seen up front (a wrong key path, a refused
     security-group rule); per-host failures during a bootstrap are reported per host instead.
     """
+
+
+class DatabaseError(SigOptHyperoptError):
+    """The MongoDB store cannot be used: bad URL, unreachable server, refused credentials."""

@@ -12,7 +12,7 @@ import math
 from typing import Any, Iterable
 
 from .errors import SearchMismatchError
-from .space import TranslatedSpace
+from .space import FINGERPRINT_VERSION, TranslatedSpace
 
 
 def check_experiment_matches(space: TranslatedSpace, experiment: Any) -> None:
@@ -40,6 +40,12 @@ def experiment_differences(space: TranslatedSpace, experiment: Any) -> list[str]
         if our_conditionals.get(name) != their_conditionals.get(name):
             differences.append(f"conditional {name!r}: values {_show(our_conditionals.get(name))} in the space, "
                                f"{_show(their_conditionals.get(name))} in the experiment")
+    stored = str((getattr(experiment, "metadata", None) or {}).get("space_fingerprint") or "")
+    if not differences and stored.startswith(f"{FINGERPRINT_VERSION}-") and stored != space.fingerprint():
+        # Same SigOpt form, other hyperopt meaning: e.g. quniform(0, 100, 10) against quniform(0, 1000, 100).
+        differences.append("the experiment was created by sigopt-hyperopt for another space with the same SigOpt "
+                           "parameters: a quantum q or a distribution changed, so its values would mean other "
+                           "hyperopt values")
     return differences
 
 
@@ -64,7 +70,36 @@ def _parameter_differences(name: str, ours: dict[str, Any], theirs: dict[str, An
     if (ours.get("transformation") or "none") != (theirs.get("transformation") or "none"):
         found.append(f"parameter {name!r}: transformation {ours.get('transformation') or 'none'} in the space, "
                      f"{theirs.get('transformation') or 'none'} in the experiment")
+    our_prior, their_prior = _prior(ours.get("prior")), _prior(theirs.get("prior"))
+    if (our_prior is None) != (their_prior is None) or (
+        our_prior is not None and (our_prior[0] != their_prior[0] or not _close(our_prior[1:], their_prior[1:]))
+    ):
+        found.append(f"parameter {name!r}: prior {_show_prior(our_prior)} in the space, "
+                     f"{_show_prior(their_prior)} in the experiment")
+    our_conditions, their_conditions = _conditions(ours.get("conditions")), _conditions(theirs.get("conditions"))
+    if our_conditions != their_conditions:
+        found.append(f"parameter {name!r}: active when {_show_conditions(our_conditions)} in the space, "
+                     f"{_show_conditions(their_conditions)} in the experiment")
     return found
+
+
+def _prior(prior: Any) -> tuple[str, float, float] | None:
+    if not prior:
+        return None
+    return (str(prior.get("name")), float(prior.get("mean") or 0.0), float(prior.get("scale") or 0.0))
+
+
+def _show_prior(prior: tuple[str, float, float] | None) -> str:
+    return "none" if prior is None else f"{prior[0]}(mean={prior[1]:g}, scale={prior[2]:g})"
+
+
+def _conditions(conditions: Any) -> dict[str, list[str]]:
+    return {str(name): sorted(map(str, values if isinstance(values, list) else [values]))
+            for name, values in (conditions or {}).items()}
+
+
+def _show_conditions(conditions: dict[str, list[str]]) -> str:
+    return "always" if not conditions else ", ".join(f"{k} in {v}" for k, v in sorted(conditions.items()))
 
 
 def _as_dict(parameter: Any) -> dict[str, Any]:

@@ -23,7 +23,6 @@ import logging
 import random
 import sys
 import time
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -33,10 +32,10 @@ import pymongo
 import pymongo.errors
 import pymongo.results
 from hyperopt import mongoexp, tpe
-from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
-from hyperopt.utils import coarse_utcnow
-
-from .errors import SigOptHyperoptError
+from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
+from .errors import DatabaseError
+from .mongo_address import MongoAddress, parse_mongo_url
+from .server_clock import ServerClock
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +56,9 @@ back). An idle worker reads it (a lookup by ``_id``) and searches the queue only
 FerretDB scans a whole collection for the queue query (5.7 ms at 64 trials, 46 ms at 640, against
 0.5 ms for the lookup), so sixteen workers polling it ten times a second kept its server busy."""
 
+REPORTED_COLLECTION = "sigopt_reported"
+"""One document per evaluation reported to a SigOpt experiment (its identity is the ``_id``)."""
+
 WORKERS_COLLECTION = "workers"
 """One document per live worker process, refreshed while it runs; the driver counts them."""
 
@@ -66,76 +68,13 @@ random order, so a pool of idle workers does not queue up behind one claim after
 worker still takes jobs strictly oldest first)."""
 
 
-class DatabaseError(SigOptHyperoptError):
-    """The MongoDB store cannot be used: bad URL, unreachable server, refused credentials."""
-
-
-@dataclass(frozen=True)
-class MongoAddress:
-    """A parsed ``mongo://`` URL; ``redacted`` is the form that may appear in logs and errors."""
-
-    host: str
-    port: int
-    database: str
-    collection: str
-    username: str | None = None
-    password: str | None = None
-    auth_source: str | None = None
-
-    @property
-    def redacted(self) -> str:
-        user = f"{self.username}:***@" if self.username else ""
-        return f"mongo://{user}{self.host}:{self.port}/{self.database}/{self.collection}"
-
-
-def parse_mongo_url(url: str, default_collection: str = "jobs") -> MongoAddress:
-    """``mongo://[user[:password]@]host[:port]/db[/collection][?authSource=admin]``; ``mongo://`` optional."""
-    if "://" not in url:
-        url = "mongo://" + url
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("mongo", "mongodb"):
-        raise DatabaseError(f"Unsupported database URL scheme {parts.scheme!r}: use mongo://host:port/db/jobs")
-    path = [p for p in parts.path.split("/") if p]
-    if not parts.hostname or not path or len(path) > 2:
-        raise DatabaseError(
-            f"Cannot read the database URL {_redact(url)!r}: expected mongo://host:port/db/jobs "
-            "(or host:port/db for a worker)"
-        )
-    try:
-        port = parts.port or 27017
-    except ValueError:
-        raise DatabaseError(f"The port in {_redact(url)!r} is not a number") from None
-    query = urllib.parse.parse_qs(parts.query)
-    return MongoAddress(
-        host=parts.hostname,
-        port=port,
-        database=path[0],
-        collection=path[1] if len(path) == 2 else default_collection,
-        username=urllib.parse.unquote(parts.username) if parts.username else None,
-        password=urllib.parse.unquote(parts.password) if parts.password else None,
-        auth_source=(query.get("authSource") or [None])[-1],
-    )
-
-
-def _redact(url: str) -> str:
-    parts = urllib.parse.urlsplit(url if "://" in url else "mongo://" + url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@")
-
-
 def connect(address: MongoAddress) -> pymongo.MongoClient:
     """A client whose server answered, or a DatabaseError that says what to do."""
     credentials: dict[str, Any] = {}
-    if address.username:
-        credentials = {"username": address.username, "password": address.password,
-                       "authSource": address.auth_source or "admin"}
+    if address.username and address.auth_source is None:
+        credentials["authSource"] = "admin"  # hyperopt's habit; pymongo would use the URL's database
     client: pymongo.MongoClient = pymongo.MongoClient(
-        host=address.host,
-        port=address.port,
-        serverSelectionTimeoutMS=SERVER_TIMEOUT_MS,
-        connectTimeoutMS=SERVER_TIMEOUT_MS,
-        w=1,
+        address.uri, serverSelectionTimeoutMS=SERVER_TIMEOUT_MS, connectTimeoutMS=SERVER_TIMEOUT_MS, w=1,
         **credentials,
     )
     try:
@@ -153,7 +92,7 @@ def connect(address: MongoAddress) -> pymongo.MongoClient:
     except pymongo.errors.PyMongoError:
         client.close()
         raise DatabaseError(
-            f"No MongoDB server answered at {address.host}:{address.port} within "
+            f"No MongoDB server answered at {address.hosts_text} within "
             f"{SERVER_TIMEOUT_MS / 1000:.0f} s ({address.redacted}); start it, or check the host and port."
         ) from None
     return client
@@ -254,6 +193,13 @@ class MongoJobs(mongoexp.MongoJobs):
                     logger.warning("attachment %s of job %s was already gone", file_id, document["_id"])
             self.jobs.delete_one({"_id": document["_id"]})
 
+    def now(self) -> datetime.datetime:
+        """The database server's time: every liveness timestamp and cutoff uses it (see server_clock)."""
+        clock = getattr(self, "_clock", None)
+        if clock is None:
+            clock = self._clock = ServerClock(self.db)
+        return clock.now()
+
     def create_indexes(self) -> None:
         """Once per handle: every ``MongoTrials`` a worker builds per job would otherwise repeat it."""
         if not getattr(self, "_indexes_created", False):
@@ -281,7 +227,7 @@ class MongoJobs(mongoexp.MongoJobs):
             attempt = int(candidate.get("attempt", 0))
             if not self._claim(candidate["_id"], attempt, host_id):
                 continue
-            now = coarse_utcnow()
+            now = self.now()
             job = self.jobs.find_one_and_update(
                 {"_id": candidate["_id"], "state": JOB_STATE_NEW, "attempt": _attempt_is(attempt)},
                 {"$set": {"owner": host_id, "book_time": now, "refresh_time": now, "state": JOB_STATE_RUNNING}},
@@ -295,7 +241,7 @@ class MongoJobs(mongoexp.MongoJobs):
         """True if this owner holds (job, attempt): it inserted the claim now, or in a retried call."""
         key = f"{job_id}/{attempt}"
         try:
-            self.db[CLAIMS_COLLECTION].insert_one({"_id": key, "job": job_id, "owner": host_id, "at": coarse_utcnow()})
+            self.db[CLAIMS_COLLECTION].insert_one({"_id": key, "job": job_id, "owner": host_id, "at": self.now()})
             return True
         except pymongo.errors.DuplicateKeyError:
             claim = self.db[CLAIMS_COLLECTION].find_one({"_id": key}) or {}
@@ -309,7 +255,7 @@ class MongoJobs(mongoexp.MongoJobs):
         RUNNING. The writes are idempotent (the next attempt number is set, not incremented), so
         workers that do this at the same moment agree.
         """
-        cutoff = coarse_utcnow() - datetime.timedelta(seconds=stale_after)
+        cutoff = self.now() - datetime.timedelta(seconds=stale_after)
         scope: dict[str, Any] = {"exp_key": exp_key} if exp_key is not None else {}
         recovered = 0
         running = {**scope, "state": JOB_STATE_RUNNING, "refresh_time": {"$lt": cutoff}}
@@ -354,7 +300,7 @@ class MongoJobs(mongoexp.MongoJobs):
 
     def announce_worker(self, host_id: str, exp_key: str | None, expires_in: float, busy: bool) -> None:
         """Say that this worker is alive for another ``expires_in`` seconds."""
-        expires = coarse_utcnow() + datetime.timedelta(seconds=expires_in)
+        expires = self.now() + datetime.timedelta(seconds=expires_in)
         self.db[WORKERS_COLLECTION].update_one(
             {"_id": host_id}, {"$set": {"exp_key": exp_key, "expires": expires, "busy": busy}}, upsert=True
         )
@@ -365,7 +311,7 @@ class MongoJobs(mongoexp.MongoJobs):
     @survives_outages
     def live_workers(self, exp_key: str | None = None) -> int:
         """Workers that announced themselves recently and take jobs of ``exp_key`` (or of any)."""
-        query: dict[str, Any] = {"expires": {"$gt": coarse_utcnow()}}
+        query: dict[str, Any] = {"expires": {"$gt": self.now()}}
         if exp_key is not None:
             query["exp_key"] = {"$in": [exp_key, None]}
         return self.db[WORKERS_COLLECTION].count_documents(query)
@@ -457,8 +403,12 @@ class MongoTrials(mongoexp.MongoTrials):
 
     @property
     def attachments(self) -> "DurableAttachments":
-        """hyperopt's GridFS attachments, with every operation riding out database outages."""
-        return DurableAttachments(super().attachments, self.outage_tolerance)
+        """hyperopt's GridFS attachments, written safely and riding out database outages."""
+        return DurableAttachments(self.handle.gfs, self._exp_key, self.outage_tolerance)
+
+    def reported_marks(self) -> "ReportedMarks":
+        """Where :class:`~sigopt_hyperopt.store.TrialsLedger` keeps this store's reported evaluations."""
+        return ReportedMarks(self.handle.db, self.outage_tolerance)
 
     @survives_outages
     def refresh(self) -> None:
@@ -488,6 +438,14 @@ class MongoTrials(mongoexp.MongoTrials):
         return self.handle.jobs.count_documents(query)
 
     @survives_outages
+    def cancel_queued(self) -> int:
+        """Cancel this search's jobs that no worker took yet; returns how many."""
+        query: dict[str, Any] = {"state": JOB_STATE_NEW}
+        if self._exp_key is not None:
+            query["exp_key"] = self._exp_key
+        return self.handle.jobs.update_many(query, {"$set": {"state": JOB_STATE_CANCEL}, "$inc": {"version": 1}}).modified_count
+
+    @survives_outages
     def new_trial_ids(self, n: int) -> list[int]:
         """Trial ids unique across the database (as hyperopt's), allocated atomically."""
         if n <= 0:
@@ -506,37 +464,87 @@ class MongoTrials(mongoexp.MongoTrials):
 
 
 class DurableAttachments:
-    """A ``MongoTrials.attachments`` whose reads and writes are retried through database outages."""
+    """``MongoTrials.attachments``: hyperopt's GridFS files (by name and ``exp_key``), riding out outages.
 
-    def __init__(self, inner: Any, outage_tolerance: float = OUTAGE_TOLERANCE_S) -> None:
-        self._inner = inner
+    A write puts the new version first and deletes the older ones after (hyperopt deletes first): a
+    crash between the two leaves two versions, and a read takes the newest, so the search's record
+    is never lost.
+    """
+
+    def __init__(self, gfs: gridfs.GridFS, exp_key: str | None, outage_tolerance: float = OUTAGE_TOLERANCE_S) -> None:
+        self._gfs = gfs
+        self._query = {"exp_key": exp_key} if exp_key else {}
         self.outage_tolerance = outage_tolerance
 
     @survives_outages
     def __contains__(self, name: str) -> bool:
-        return name in self._inner
+        return self._gfs.exists(filename=name, **self._query)
 
     @survives_outages
     def __getitem__(self, name: str) -> Any:
-        return self._inner[name]
+        try:
+            return self._gfs.get_version(filename=name, **self._query).read()
+        except gridfs.errors.NoFile:
+            raise KeyError(name) from None
 
     @survives_outages
     def __setitem__(self, name: str, value: Any) -> None:
-        self._inner[name] = value
+        older = [f._id for f in self._gfs.find({"filename": name, **self._query})]
+        self._gfs.put(value, filename=name, encoding="utf-8", **self._query)
+        for file_id in older:
+            self._gfs.delete(file_id)
 
     @survives_outages
     def __delitem__(self, name: str) -> None:
-        del self._inner[name]
+        files = [f._id for f in self._gfs.find({"filename": name, **self._query})]
+        if not files:
+            raise KeyError(name)
+        for file_id in files:
+            self._gfs.delete(file_id)
 
     def __iter__(self) -> Any:
         return iter(self._names())
 
     @survives_outages
     def _names(self) -> list[str]:
-        return list(self._inner)
+        return sorted({f.filename for f in self._gfs.find(self._query)})
 
     def keys(self) -> list[str]:
         return list(self)
 
     def items(self) -> list[tuple[str, Any]]:
         return [(name, self[name]) for name in self]
+
+
+class ReportedMarks:
+    """The evaluations reported to SigOpt (see :mod:`sigopt_hyperopt.store`): one document each in
+    :data:`REPORTED_COLLECTION`, ``_id`` the evaluation's identity, so a mark is one atomic insert."""
+
+    def __init__(self, db: Any, outage_tolerance: float = OUTAGE_TOLERANCE_S) -> None:
+        self._collection = db[REPORTED_COLLECTION]
+        self.outage_tolerance = outage_tolerance
+        self._indexed = False
+
+    @survives_outages
+    def marks(self, experiment: str, search: str) -> set[Any]:
+        from .store import ObservationId
+
+        self._index()
+        found = self._collection.find({"experiment": experiment, "search": search}, projection=["_id"])
+        return {ObservationId.parse(doc["_id"]) for doc in found}
+
+    @survives_outages
+    def add(self, marks: list[Any]) -> None:
+        self._index()
+        documents = [{"_id": str(m), "experiment": m.experiment, "search": m.search, "tid": m.trial,
+                      "attempt": m.attempt} for m in marks]
+        try:
+            self._collection.insert_many(documents, ordered=False)
+        except pymongo.errors.BulkWriteError as error:  # a retried insert whose first attempt went through
+            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                raise
+
+    def _index(self) -> None:
+        if not self._indexed:
+            self._collection.create_index([("experiment", pymongo.ASCENDING), ("search", pymongo.ASCENDING)])
+            self._indexed = True

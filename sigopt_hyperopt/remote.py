@@ -3,15 +3,17 @@
 Every call goes through :func:`~sigopt_hyperopt.retry.call_with_retries`.  The calls that create
 something are made safe to repeat by looking at the server before a repeat:
 
-* an observation carries its trial id in its metadata (``hyperopt_tid``); before a create whose
-  answer was lost is sent again, the server's observations are read, and a trial already there is
-  not sent twice;
+* an observation carries its identity in its metadata (``hyperopt_search``, ``hyperopt_tid``,
+  ``hyperopt_attempt``: see :class:`~sigopt_hyperopt.store.ObservationId`); before a create whose
+  answer was lost is sent again, the server's observations are read, and an evaluation already there
+  is not sent twice;
 * before a suggestion create whose answer was lost is sent again, the open suggestions are read; one
   that no trial owns is the lost answer, and is taken instead of asking for another.
 
 The experiment id lives in the trials store (see :mod:`sigopt_hyperopt.store`), with the ledger of
-reported trial ids; :meth:`RemoteEngine.attach` reconciles that ledger with the observations the
-server has, and :meth:`RemoteEngine.delete_orphans` deletes open suggestions no trial owns.
+reported evaluations; :meth:`RemoteEngine.reconcile` adds to that ledger the observations of *this*
+search the server has (another search's trial 3 is not ours), and :meth:`RemoteEngine.delete_orphans`
+deletes open suggestions no trial owns.
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ from .engine import METRIC_NAME, Engine, Observation, Suggestion, experiment_spe
 from .errors import EngineError
 from .retry import DEFAULT_POLICY, AlreadyDone, RetryPolicy, call_with_retries
 from .space import Assignments, TranslatedSpace
-from .store import TrialsLedger
+from .store import ObservationId, TrialsLedger
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+SEARCH_METADATA_KEY = "hyperopt_search"
 TRIAL_ID_METADATA_KEY = "hyperopt_tid"
+ATTEMPT_METADATA_KEY = "hyperopt_attempt"
 
 FIRST_CONTACT_SECONDS = 20.0
 """Opening a search gives up sooner than a running one: a server that never answered is more likely
@@ -49,6 +53,7 @@ class RemoteEngine(Engine):
         connection: Any,
         experiment_id: str,
         ledger: TrialsLedger,
+        search_id: str,
         *,
         policy: RetryPolicy = DEFAULT_POLICY,
         parallel_bandwidth: int | None = None,
@@ -56,6 +61,7 @@ class RemoteEngine(Engine):
         self._connection = connection
         self._experiment_id = str(experiment_id)
         self._ledger = ledger
+        self.search_id = search_id
         self._policy = policy
         self.parallel_bandwidth = parallel_bandwidth
         """The most open suggestions the experiment allows (None: the server sets no limit)."""
@@ -68,6 +74,7 @@ class RemoteEngine(Engine):
         space: TranslatedSpace,
         connection: Any,
         ledger: TrialsLedger,
+        search_id: str,
         *,
         name: str,
         project: str | None = None,
@@ -87,29 +94,38 @@ class RemoteEngine(Engine):
         )
         logger.info("created SigOpt experiment %s (%s), parallel_bandwidth=%s", experiment.id, name,
                     experiment.parallel_bandwidth)
-        return cls(connection, experiment.id, ledger, policy=policy, parallel_bandwidth=experiment.parallel_bandwidth)
+        return cls(connection, experiment.id, ledger, search_id, policy=policy,
+                   parallel_bandwidth=experiment.parallel_bandwidth)
 
     @classmethod
     def attach(
-        cls, connection: Any, experiment_id: str, ledger: TrialsLedger, *, policy: RetryPolicy = DEFAULT_POLICY
+        cls, connection: Any, experiment_id: str, ledger: TrialsLedger, search_id: str, *,
+        policy: RetryPolicy = DEFAULT_POLICY,
     ) -> tuple["RemoteEngine", Any]:
-        """Reattach to an experiment, and reconcile the ledger with the observations it already has.
+        """Reattach to an experiment; writes nothing (the caller checks it first, then :meth:`reconcile`).
 
         Returns the engine and the experiment as the server describes it (for the caller's checks).
         """
-        engine = cls(connection, experiment_id, ledger, policy=policy)
+        engine = cls(connection, experiment_id, ledger, search_id, policy=policy)
         experiment = engine._call(
             f"fetch experiment {experiment_id}",
             lambda: connection.experiments(engine.experiment_id).fetch(),
             _first_contact(policy),
         )
         engine.parallel_bandwidth = experiment.parallel_bandwidth
-        recorded = engine.recorded_trial_ids()
-        missing = recorded - ledger.reported()
-        ledger.mark_reported_many(missing)
-        if missing:
-            logger.info("experiment %s already had %d observations the store did not know", experiment_id, len(missing))
         return engine, experiment
+
+    def reconcile(self) -> None:
+        """Add to the ledger this search's observations that the server has and the store lost.
+
+        Only observations carrying this search's id count: other searches on the same experiment
+        (another trials store, another ``exp_key``) have trials with the same ids.
+        """
+        missing = {m for m in self.recorded_identities() if not self._ledger.is_reported(m)}
+        self._ledger.mark_reported_many(missing)
+        if missing:
+            logger.info("experiment %s already had %d observations of this search the store did not know",
+                        self._experiment_id, len(missing))
 
     def update_parallel_bandwidth(self, parallel_bandwidth: int) -> None:
         """Set the experiment's parallel bandwidth on the server (an idempotent update)."""
@@ -126,20 +142,23 @@ class RemoteEngine(Engine):
 
     # -- observations --------------------------------------------------------------------------
 
-    def sync(self, observations: Sequence[Observation]) -> None:
-        reported = self._ledger.reported()
-        for observation in observations:
-            if observation.key in reported:
-                continue
-            self._create_observation(observation)
-            self._ledger.mark_reported(observation.key)
+    def identity(self, observation: Observation) -> ObservationId:
+        return ObservationId(self._experiment_id, self.search_id, observation.key, observation.attempt)
 
-    def _create_observation(self, observation: Observation) -> None:
-        body = observation_body(observation)
+    def sync(self, observations: Sequence[Observation]) -> None:
+        for observation in observations:
+            mark = self.identity(observation)
+            if self._ledger.is_reported(mark):
+                continue
+            self._create_observation(observation, mark)
+            self._ledger.mark_reported(mark)
+
+    def _create_observation(self, observation: Observation, mark: ObservationId) -> None:
+        body = observation_body(observation, self.search_id)
         observations = self._experiment().observations()
 
         def already_recorded() -> None:
-            if observation.key in self.recorded_trial_ids():
+            if mark in self.recorded_identities():
                 raise AlreadyDone(None)
 
         what = f"report trial {observation.key}"
@@ -156,20 +175,21 @@ class RemoteEngine(Engine):
                 return
             logger.warning("suggestion %s of trial %s is not open on the server (%s); reporting by assignments",
                            body["suggestion"], observation.key, error)
-            body = observation_body(observation, by_assignments=True)
+            body = observation_body(observation, self.search_id, by_assignments=True)
             call_with_retries(what, lambda: observations.create(**body), self._policy, before_retry=already_recorded)
 
-    def recorded_trial_ids(self) -> set[int]:
-        """The trial ids the server's observations carry in their metadata (every page)."""
+    def recorded_identities(self) -> set[ObservationId]:
+        """The identities of this search's observations on the server (every page)."""
 
-        def read() -> set[int]:
-            keys = set()
+        def read() -> set[ObservationId]:
+            found = set()
             pages = self._experiment().observations().fetch()
             for item in pages.iterate_pages():
                 metadata = item.metadata or {}
-                if TRIAL_ID_METADATA_KEY in metadata:
-                    keys.add(int(metadata[TRIAL_ID_METADATA_KEY]))
-            return keys
+                if str(metadata.get(SEARCH_METADATA_KEY)) == self.search_id and TRIAL_ID_METADATA_KEY in metadata:
+                    found.add(ObservationId(self._experiment_id, self.search_id, int(metadata[TRIAL_ID_METADATA_KEY]),
+                                            int(metadata.get(ATTEMPT_METADATA_KEY, 0))))
+            return found
 
         return self._call(f"list the observations of experiment {self._experiment_id}", read)
 
@@ -237,9 +257,11 @@ class RemoteEngine(Engine):
         return call_with_retries(what, call, policy or self._policy)
 
 
-def observation_body(observation: Observation, *, by_assignments: bool = False) -> dict[str, Any]:
+def observation_body(observation: Observation, search_id: str, *, by_assignments: bool = False) -> dict[str, Any]:
     """The observation-create body: the suggestion (or the point), the value or failure, the metadata."""
-    body: dict[str, Any] = {"metadata": {TRIAL_ID_METADATA_KEY: observation.key, **observation.metadata}}
+    identity = {SEARCH_METADATA_KEY: search_id, TRIAL_ID_METADATA_KEY: observation.key,
+                ATTEMPT_METADATA_KEY: observation.attempt}
+    body: dict[str, Any] = {"metadata": {**observation.metadata, **identity}}
     if observation.suggestion_id is not None and not by_assignments:
         body["suggestion"] = observation.suggestion_id
     else:

@@ -27,6 +27,7 @@ import hashlib
 import itertools
 import json
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -52,6 +53,9 @@ Assignments = dict[str, Any]
 """SigOpt assignments: parameter and conditional names to values."""
 
 _TOLERANCE = 1e-9
+
+FINGERPRINT_VERSION = "v2"
+"""Prefix of :meth:`TranslatedSpace.fingerprint`; older stores hold an unprefixed, weaker digest."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,18 @@ class TranslatedSpace:
         return sum(1 for p in self.parameters if p.in_sigopt)
 
     def fingerprint(self) -> str:
-        """A short digest of the SigOpt form, to tell whether a stored search used this space."""
+        """A digest of the whole translation, to tell whether a stored search used this space.
+
+        It covers every field of every parameter, the hyperopt side included (distribution, quantum
+        q, fixed values, activity): ``quniform(0, 100, 10)`` and ``quniform(0, 1000, 100)`` are both
+        SigOpt ints 0..10, but a stored 3 means 30 in one and 300 in the other.
+        """
+        canonical = json.dumps([_canonical(p) for p in sorted(self.parameters, key=lambda p: p.label)],
+                               sort_keys=True, default=repr)
+        return f"{FINGERPRINT_VERSION}-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def legacy_fingerprint(self) -> str:
+        """The digest stores written before :data:`FINGERPRINT_VERSION` hold (the SigOpt form only)."""
         canonical = json.dumps(
             {"parameters": self.sigopt_parameters, "conditionals": self.sigopt_conditionals},
             sort_keys=True,
@@ -251,6 +266,12 @@ class TranslatedSpace:
         )
 
 
+def _canonical(parameter: Parameter) -> dict[str, Any]:
+    fields = {name: getattr(parameter, name) for name in parameter.__dataclass_fields__}
+    fields["active_when"] = sorted(sorted(list(pair) for pair in alternative) for alternative in parameter.active_when)
+    return fields
+
+
 def _unwrap(value: Any) -> Any:
     """``misc.vals`` holds one-element lists (or empty ones for inactive labels)."""
     if isinstance(value, (list, tuple)):
@@ -295,7 +316,7 @@ def translate(space: Any) -> TranslatedSpace:
         if conditions and parameter.kind != "conditional":
             parameters[label] = _replace(parameter, conditions=conditions)
 
-    ordered = sorted(parameters.values(), key=lambda p: (_depth(p), found[p.label].order))
+    ordered = _dependencies_first(sorted(parameters.values(), key=lambda p: (_depth(p), found[p.label].order)))
     translated = TranslatedSpace(tuple(ordered))
     if translated.dimension == 0:
         raise UnsupportedSpaceError(None, "every hyperparameter has a single possible value; nothing to tune")
@@ -310,8 +331,31 @@ def _replace(parameter: Parameter, **changes: Any) -> Parameter:
 
 
 def _depth(parameter: Parameter) -> int:
-    """Enclosing choices first, so activity can be decided in one pass over the parameters."""
+    """The longest chain of choices above a parameter: shallow ones first reads best."""
     return max((len(alternative) for alternative in parameter.active_when), default=0)
+
+
+def _dependencies_first(parameters: list[Parameter]) -> list[Parameter]:
+    """Every choice before the parameters whose activity depends on it, else in the given order.
+
+    Activity is then decided in one pass over the parameters.  Depth alone is not enough: a label
+    used directly under one choice and also inside a deeper one can be as shallow as a choice it
+    depends on (its deeper paths are implied by the direct one and dropped).
+    """
+    pending = list(parameters)
+    placed: set[str] = set()
+    ordered: list[Parameter] = []
+    while pending:
+        for i, parameter in enumerate(pending):
+            needs = {label for alternative in parameter.active_when for label, _ in alternative}
+            if needs <= placed or not any(p.label in needs for p in pending if p is not parameter):
+                ordered.append(pending.pop(i))
+                placed.add(parameter.label)
+                break
+        else:  # a cycle cannot come from a hyperopt graph; keep the given order rather than loop
+            ordered.extend(pending)
+            break
+    return ordered
 
 
 def _walk(expr: Apply) -> dict[str, _Found]:
@@ -387,7 +431,7 @@ def _translate_choice(label: str, item: _Found, active_when: frozenset) -> Param
             f"hp.pchoice {label!r}: SigOpt has no option probabilities; the options are kept and the "
             "probabilities ignored",
             UserWarning,
-            stacklevel=4,
+            stacklevel=_callers_stacklevel(),
         )
     if not options:
         raise UnsupportedSpaceError(label, "a choice needs at least one option")
@@ -401,6 +445,18 @@ def _translate_choice(label: str, item: _Found, active_when: frozenset) -> Param
     if len(options) == 1:
         return Parameter(label, distribution, "fixed", active_when, categories=categories, fixed_value=0)
     return Parameter(label, distribution, "categorical", active_when, categories=categories)
+
+
+def _callers_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the user's line (the first frame outside this
+    package and hyperopt: the ``fmin`` call or the ``translate`` call), not at this module."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not (module == "sigopt_hyperopt" or module.startswith(("sigopt_hyperopt.", "hyperopt"))):
+            return level
+        frame, level = frame.f_back, level + 1
+    return 1
 
 
 def _uniform(label, dist, active_when, low, high) -> Parameter:
@@ -566,9 +622,10 @@ def _conditional_labels(found: Mapping[str, _Found], parameters: Mapping[str, Pa
     count as parameters, so a choice with an empty branch stays a categorical parameter.  Inner
     choices are decided first because an outer choice's branches count on what they became.
     """
-    choices = [p for p in parameters.values() if p.kind == "categorical" and found[p.label].options is not None]
+    order = _dependencies_first(sorted(parameters.values(), key=lambda p: (_depth(p), found[p.label].order)))
+    choices = [p for p in order if p.kind == "categorical" and found[p.label].options is not None]
     conditionals: set[str] = set()
-    for choice in sorted(choices, key=_depth, reverse=True):
+    for choice in reversed(choices):
         populated = {
             index
             for p in parameters.values()

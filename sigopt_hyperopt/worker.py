@@ -17,8 +17,10 @@ and adds what keeps a parallel search from losing work:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -30,7 +32,6 @@ from typing import Any
 import pymongo.errors
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, spec_from_misc
-from hyperopt.utils import coarse_utcnow, temp_dir, working_dir
 
 from .mongo import DatabaseError, MongoJobs, MongoTrials, parse_mongo_url, survives_outages
 
@@ -59,6 +60,10 @@ class WorkerOptions:
     """Accepted for compatibility: jobs always run in the worker process (heartbeat, hand-back)."""
 
 
+GAVE_UP_EXIT_CODE = 3
+"""``sigopt-hyperopt worker``'s exit status after ``--max-consecutive-failures`` failed jobs in a row:
+not 0, so a supervisor (the cluster command's, systemd, a container runtime) starts it again."""
+
 FULL_LOOK_S = 2.0
 """An idle worker searches the queue at least this often even when nobody rang."""
 
@@ -75,13 +80,18 @@ class Worker:
         self.address = parse_mongo_url(options.mongo)
         self.jobs = jobs if jobs is not None else MongoJobs.new_from_connection_str(options.mongo)
         self.jobs.outage_tolerance = options.outage_tolerance
-        self.host_id = f"{socket.gethostname()}:{os.getpid()}"
+        # The random part keeps ids apart where host and pid repeat (containers whose worker is PID 1).
+        self.host_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._stopping = threading.Event()
         self._evaluating = False
         self._next_requeue_scan = 0.0
         self._next_announcement = 0.0
         self._signal_when_empty: int | None = None
         self._next_full_look = 0.0
+        self._start_directory = os.getcwd()
+        self.done = 0
+        self.gave_up = False
+        """True when the worker stopped after ``max_consecutive_failures`` failed jobs in a row."""
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -115,6 +125,10 @@ class Worker:
                 continue
             failures = 0
             done += 1
+        self.gave_up = failures >= self.options.max_consecutive_failures
+        if self.gave_up:
+            logger.error("worker %s gave up after %d failed jobs in a row (--max-consecutive-failures)",
+                         self.host_id, failures)
         logger.info("worker %s stopping after %d jobs", self.host_id, done)
         try:
             self.jobs.retire_worker(self.host_id)
@@ -186,13 +200,11 @@ class Worker:
         heartbeat = _Heartbeat(self, job)
         self._evaluating = True
         try:
-            workdir = self.options.workdir or os.path.join(job["misc"].get("workdir") or os.getcwd(), str(job["_id"]))
             try:
                 # Loading the domain fails when the objective's module is missing here: that is the
                 # job's error too, written as ERROR, never a job left RUNNING by a worker that moved on.
                 domain = self._load_domain(trials, job)
-                with temp_dir(os.path.abspath(workdir)), working_dir(os.path.abspath(workdir)):
-                    result = mongoexp.SONify(domain.evaluate(spec_from_misc(job["misc"]), ctrl))
+                result = mongoexp.SONify(self._evaluate_in_workdir(domain, job, ctrl))
             except (_HandBack, DatabaseError):
                 raise
             except BaseException as error:
@@ -205,7 +217,7 @@ class Worker:
             try:
                 for name, value in result.pop("attachments", {}).items():
                     ctrl.attachments[name] = value
-                self.jobs.update(job, {"state": JOB_STATE_DONE, "result": result, "refresh_time": coarse_utcnow()})
+                self.jobs.update(job, {"state": JOB_STATE_DONE, "result": result, "refresh_time": self.jobs.now()})
             except (mongoexp.OperationFailure, DatabaseError):
                 raise  # the job was requeued meanwhile (its new owner writes it), or the store is gone
             except Exception as error:  # e.g. a result too large or not storable
@@ -217,9 +229,25 @@ class Worker:
             signal.alarm(0)
         logger.info("job tid=%s done in %.2f s", job["tid"], time.monotonic() - started)
 
+    def _evaluate_in_workdir(self, domain: Any, job: dict, ctrl: Any) -> Any:
+        """Evaluate in ``--workdir``, else in a directory of the job's own (hyperopt's layout), which is
+        removed afterwards when the objective left nothing in it.  The working directory is restored
+        even when the objective raises (hyperopt's ``working_dir`` leaves it, and the next job's
+        directory then ends up inside the last one's)."""
+        base = job["misc"].get("workdir") or self._start_directory
+        workdir = os.path.abspath(self.options.workdir or os.path.join(base, str(job["_id"])))
+        made_for_this_job = not self.options.workdir and not os.path.exists(workdir)
+        os.makedirs(workdir, exist_ok=True)
+        try:
+            with contextlib.chdir(workdir):
+                return domain.evaluate(spec_from_misc(job["misc"]), ctrl)
+        finally:
+            if made_for_this_job:
+                _remove_if_empty(workdir)
+
     def _write_error(self, job: dict, error: BaseException) -> None:
         self.jobs.update(job, {"state": JOB_STATE_ERROR, "error": (str(type(error)), str(error)),
-                               "refresh_time": coarse_utcnow()})
+                               "refresh_time": self.jobs.now()})
 
     @staticmethod
     @survives_outages
@@ -256,6 +284,14 @@ class Worker:
         signal.signal(signal.SIGALRM, grace_over)
 
 
+def _remove_if_empty(directory: str) -> None:
+    """A job's own directory goes when the objective left nothing in it (hyperopt keeps it always)."""
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass  # it holds the objective's files: they are the user's
+
+
 class _Heartbeat:
     """While a job runs, refresh its ``refresh_time`` (and the worker's registry entry)."""
 
@@ -277,12 +313,14 @@ class _Heartbeat:
         while not self._finished.wait(worker.options.heartbeat_interval):
             try:
                 worker.jobs.jobs.update_one({"_id": job["_id"], "owner": worker.host_id, "state": JOB_STATE_RUNNING},
-                                            {"$set": {"refresh_time": coarse_utcnow()}})
+                                            {"$set": {"refresh_time": worker.jobs.now()}})
             except pymongo.errors.PyMongoError as error:  # a missed beat, not a reason to stop beating
                 logger.warning("heartbeat of job tid=%s missed: %s", job["tid"], type(error).__name__)
             worker._announce(busy=True)
 
 
-def run_worker(options: WorkerOptions) -> int:
-    """Run a worker with these options; returns the number of jobs completed."""
-    return Worker(options).run()
+def run_worker(options: WorkerOptions) -> Worker:
+    """Run a worker with these options until it stops; returns it (``gave_up`` says why it stopped)."""
+    worker = Worker(options)
+    worker.done = worker.run()
+    return worker

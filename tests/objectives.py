@@ -31,3 +31,12 @@ def kills_its_worker(params: dict) -> float:
 
     os.kill(os.getpid(), signal.SIGKILL)
     return 0.0
+
+
+def always_fails(params: dict) -> float:
+    raise ValueError("this objective always fails")
+
+
+def six_second_quadratic(params: dict) -> float:
+    time.sleep(6.0)
+    return quadratic(params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import warnings
 from functools import partial
@@ -13,7 +14,8 @@ from hyperopt.base import JOB_STATE_ERROR
 from hyperopt.fmin import generate_trials_to_calculate
 
 from sigopt_hyperopt import SearchMismatchError, UnsupportedSpaceError, sigopt_suggest
-from sigopt_hyperopt.algo import MISC_KEY, _sessions, all_trial_docs
+from sigopt_hyperopt.reporting import MISC_KEY, all_trial_docs
+from sigopt_hyperopt.session import _sessions
 
 from .spaces import EVERY_KIND
 
@@ -157,3 +159,38 @@ def test_options_are_given_with_partial():
              rstate=np.random.default_rng(0), show_progressbar=False)
     assert len(trials.trials) == 5
 
+
+
+def test_resuming_after_changing_a_quantum_is_refused():
+    """quniform(0, 100, 10) and quniform(0, 1000, 100) have the same SigOpt form; the stored 3s differ."""
+    trials = Trials()
+    run(lambda p: p["x"], {"x": hp.quniform("x", 0, 100, 10)}, 3, trials)
+    with pytest.raises(SearchMismatchError, match="quantum q"):
+        run(lambda p: p["x"], {"x": hp.quniform("x", 0, 1000, 100)}, 5, trials)
+    with pytest.raises(SearchMismatchError):
+        run(lambda p: p["x"], {"x": hp.randint("x", 0, 11)}, 5, trials)
+
+
+def test_a_store_written_before_identities_is_continued_and_upgraded():
+    from sigopt_hyperopt import translate
+    from sigopt_hyperopt.store import SEARCH_KEY, TrialsLedger
+
+    space = {"x": hp.quniform("x", 0, 100, 10)}
+    trials = Trials()
+    run(lambda p: p["x"], space, 3, trials)
+    record = TrialsLedger(trials).load()
+    old = {"engine": "embedded", "experiment_id": record.experiment_id,
+           "space_fingerprint": translate(space).legacy_fingerprint(), "api_url": None}
+    trials.attachments[SEARCH_KEY] = json.dumps(old).encode()  # what the previous release wrote
+    _sessions.pop(trials)
+    run(lambda p: p["x"], space, 5, trials)
+    upgraded = TrialsLedger(trials).load()
+    assert upgraded.space_fingerprint == translate(space).fingerprint() and upgraded.search_id
+    assert len(trials.trials) == 5
+
+
+def test_the_pchoice_warning_under_fmin_points_at_the_fmin_call():
+    with pytest.warns(UserWarning, match="probabilities") as caught:
+        fmin(lambda p: 0.0, {"w": hp.pchoice("w", [(0.1, "x"), (0.9, "y")]), "x": hp.uniform("x", 0, 1)},
+             algo=sigopt_suggest, max_evals=1, trials=Trials(), show_progressbar=False)
+    assert [w.filename for w in caught if "probabilities" in str(w.message)] == [__file__]

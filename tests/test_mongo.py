@@ -96,6 +96,7 @@ def test_fmin_with_mongo_trials_and_worker_processes_completes_the_search(mongo_
         ("mongo://127.0.0.1:1/db/jobs", "No MongoDB server answered"),
         ("mongo://localhost/jobs-without-db/x/y", "Cannot read the database URL"),
         ("http://127.0.0.1:27017/db/jobs", "Unsupported database URL scheme"),
+        ("mongo://127.0.0.1:27017/db/jobs?replicaSett=rs0", "Unknown option: replicasett"),
     ],
 )
 def test_bad_database_urls_fail_fast_with_a_clear_message(url, message):
@@ -105,10 +106,25 @@ def test_bad_database_urls_fail_fast_with_a_clear_message(url, message):
     assert time.monotonic() - started < 15
 
 
-def test_a_password_never_appears_in_the_error(mongo_server):
-    with pytest.raises(DatabaseError) as raised:
-        MongoJobs.new_from_connection_str("mongo://alice:s3cret-pw@127.0.0.1:1/db/jobs")
-    assert "s3cret-pw" not in str(raised.value) and "alice:***@" in str(raised.value)
+@pytest.mark.parametrize("password", ["s3cret-pw", "s3cr/et", "s3cr#et", "p@ss?w/rd", "s3cr%2Fet"])
+def test_a_password_never_appears_in_the_error(mongo_server, password):
+    """Also a password with an unencoded / or # (it made the URL unreadable, and the error showed it)."""
+    for url in (f"mongo://alice:{password}@127.0.0.1:1/db/jobs", f"mongo://alice:{password}@127.0.0.1:x/db/jobs"):
+        with pytest.raises(DatabaseError) as raised:
+            MongoJobs.new_from_connection_str(url)
+        assert password not in str(raised.value) and "alice:***@" in str(raised.value)
+
+
+def test_url_options_and_several_hosts_are_honoured(mongo_server):
+    """pymongo reads the URL: options reach the client (they were dropped) and several hosts are read."""
+    jobs = MongoJobs.new_from_connection_str(f"mongo://{mongo_server}/db/jobs?maxPoolSize=7&appName=sigopt-test")
+    assert jobs.conn.options.pool_options.max_pool_size == 7 and jobs.jobs.name == "jobs"
+    with pytest.raises(DatabaseError, match="No MongoDB server answered"):
+        # FerretDB is no member of a replica set rs0: a client that honours the option finds no server.
+        MongoJobs.new_from_connection_str(f"mongo://{mongo_server}/db/jobs?replicaSet=rs0")
+    # Several hosts name a replica set or mongos routers; both are tried (the URL could not be read before).
+    with pytest.raises(DatabaseError, match=f"No MongoDB server answered at 127.0.0.1:1,{mongo_server} "):
+        MongoJobs.new_from_connection_str(f"mongo://127.0.0.1:1,{mongo_server}/db/jobs")
 
 
 def test_a_restarted_driver_resumes_the_same_search_and_a_rerun_returns_at_once(mongo_db):

@@ -35,10 +35,11 @@ from sigopt_hyperopt import (
     report_finished,
     sigopt_suggest,
 )
-from sigopt_hyperopt.algo import MISC_KEY, _sessions
+from sigopt_hyperopt.reporting import MISC_KEY
+from sigopt_hyperopt.session import _sessions
 from sigopt_hyperopt.remote import TRIAL_ID_METADATA_KEY
 from sigopt_hyperopt.retry import RetryPolicy
-from sigopt_hyperopt.store import REPORTED_KEY, TrialsLedger
+from sigopt_hyperopt.store import MARK_PREFIX, TrialsLedger
 
 from .remote_driver import FAST_RETRIES, drive
 from .remote_driver import SPACE as SPACE_1D
@@ -66,10 +67,10 @@ def server(monkeypatch):
         yield running
 
 
-def run(trials, max_evals, seed=0, fn=loss, algo=None, **kwargs):
+def run(trials, max_evals, seed=0, fn=loss, algo=None, space=None, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return fmin(fn, SPACE, algo=algo or partial(sigopt_suggest, retry=FAST_RETRIES), max_evals=max_evals,
+        return fmin(fn, space or SPACE, algo=algo or partial(sigopt_suggest, retry=FAST_RETRIES), max_evals=max_evals,
                     trials=trials, rstate=np.random.default_rng(seed), show_progressbar=False, **kwargs)
 
 
@@ -137,8 +138,9 @@ def test_a_lost_ledger_mark_is_recovered_from_the_observation_metadata(server):
     trials = Trials()
     run(trials, 6)
     # A crash between "observation created" and "noted as reported": the store forgets the marks.
-    del trials.attachments[REPORTED_KEY]
-    from sigopt_hyperopt.algo import _sessions
+    for name in [n for n in trials.attachments if n.startswith(MARK_PREFIX)]:
+        del trials.attachments[name]
+    from sigopt_hyperopt.session import _sessions
 
     _sessions.pop(trials)  # a new driver process
     run(trials, 9)
@@ -181,7 +183,7 @@ def test_an_unreachable_server_gives_a_clear_error_within_seconds(monkeypatch):
 def test_a_remote_search_is_not_silently_continued_without_a_token(server, monkeypatch):
     trials = Trials()
     run(trials, 3)
-    from sigopt_hyperopt.algo import _sessions
+    from sigopt_hyperopt.session import _sessions
 
     _sessions.pop(trials)
     monkeypatch.delenv("SIGOPT_API_TOKEN")
@@ -217,7 +219,7 @@ def test_no_suggestion_is_left_open_after_a_sequential_search(server):
 
 
 def test_an_embedded_search_moves_to_a_server_when_a_token_is_set(server, monkeypatch):
-    from sigopt_hyperopt.algo import _sessions
+    from sigopt_hyperopt.session import _sessions
 
     monkeypatch.delenv("SIGOPT_API_TOKEN")
     trials = Trials()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -181,3 +182,38 @@ def test_random_spaces_translate_and_sigopt_points_are_valid_hyperopt_trials(spa
 
 def tid_seed(space) -> int:
     return len(repr(space)) % 1000
+
+
+def test_fingerprints_tell_quanta_and_distributions_apart():
+    spaces = [{"x": hp.quniform("x", 0, 100, 10)}, {"x": hp.quniform("x", 0, 1000, 100)}, {"x": hp.randint("x", 0, 11)}]
+    translated = [translate(space) for space in spaces]
+    assert len({t.fingerprint() for t in translated}) == 3
+    assert len({t.legacy_fingerprint() for t in translated}) == 1  # why the old digest was not enough
+    assert translate(spaces[0]).fingerprint() == translated[0].fingerprint()
+
+
+def deep_shared_space():
+    """``x`` lives directly under ``c`` = 0 and inside ``b``, which is used under ``a`` = 0 and ``c`` = 0."""
+    x = hp.uniform("x", 0, 1)
+    b = hp.choice("b", [{"x": x}, {"y": hp.uniform("y", 0, 1)}])
+    c = hp.choice("c", [{"x": x, "b": b}, {"z": hp.uniform("z", 0, 1)}])
+    return {"a": hp.choice("a", [{"b": b}, {"c": c}])}
+
+
+def test_a_label_shared_between_a_choice_and_a_deeper_choice_is_active_wherever_hyperopt_uses_it():
+    space = deep_shared_space()
+    translated = translate(space)
+    labels = translated.labels
+    assert labels.index("b") < labels.index("x")  # a choice before what depends on it
+    choices = [p for p in translated.parameters if p.is_choice]
+    for combination in itertools.product(*(p.categories for p in choices)):
+        assignments = {**dict(zip((p.label for p in choices), combination)), "x": 0.5, "y": 0.5, "z": 0.5}
+        values = translated.to_hyperopt(assignments)
+        assert space_eval(space, values) is not None  # failed with x dropped for a=0, b=0
+    assert translated.to_hyperopt({"a": "0", "b": "0", "c": "1", "x": 0.5, "y": 0.5, "z": 0.5}) == {"a": 0, "b": 0, "x": 0.5}
+
+
+def test_the_pchoice_warning_points_at_the_callers_line():
+    with pytest.warns(UserWarning, match="probabilities") as caught:
+        translate({"w": hp.pchoice("w", [(0.1, "x"), (0.9, "y")])})
+    assert caught[0].filename == __file__

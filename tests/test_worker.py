@@ -12,7 +12,7 @@ from hyperopt import fmin, hp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from sigopt_hyperopt import sigopt_suggest
-from sigopt_hyperopt.algo import _sessions
+from sigopt_hyperopt.session import _sessions
 from sigopt_hyperopt.mongo import MongoTrials
 
 from .objectives import kills_its_worker, one_second_quadratic, three_second_quadratic
@@ -48,7 +48,7 @@ def wait_for_running_job(trials, timeout=60.0):
 
 
 def owner_pid(job) -> int:
-    return int(job["owner"].rsplit(":", 1)[1])
+    return int(job["owner"].split(":")[1])  # host:pid:random
 
 
 def stop_all(workers):

@@ -102,6 +102,8 @@ def _database_plan(args: argparse.Namespace, state: ClusterState) -> tuple[str |
 
 
 def _mongo_for_host(state: ClusterState, database_url: str | None, direct_url: str | None):
+    from urllib.parse import quote
+
     from ..mongo import parse_mongo_url
 
     def mongo(host: Host) -> str:
@@ -110,7 +112,8 @@ def _mongo_for_host(state: ClusterState, database_url: str | None, direct_url: s
         database = parse_mongo_url(database_url or "")
         credentials = ""
         if database.username:
-            credentials = database.username + (f":{database.password}" if database.password else "") + "@"
+            credentials = quote(database.username, safe="") + (
+                f":{quote(database.password, safe='')}" if database.password else "") + "@"
         query = f"?authSource={database.auth_source}" if database.auth_source else ""
         return f"{credentials}127.0.0.1:{state.tunnel_port_of(host)}/{database.database}{query}"
 
@@ -118,9 +121,9 @@ def _mongo_for_host(state: ClusterState, database_url: str | None, direct_url: s
 
 
 def _redacted(url: str | None) -> str | None:
-    from ..mongo import _redact
+    from ..mongo_address import redact
 
-    return _redact(url) if url else url
+    return redact(url) if url else url
 
 
 def _bootstrap(args: argparse.Namespace) -> int:

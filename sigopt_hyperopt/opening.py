@@ -1,0 +1,148 @@
+"""Opening a search's engine: create or reattach the experiment the trials store records.
+
+The record (see :mod:`sigopt_hyperopt.store`) says which experiment and which space a store was made
+for.  Opening checks the space against it, and an experiment given by id against the space, before
+anything is written: a refused attach leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.parse
+from dataclasses import replace
+from typing import Any, Callable
+
+from .embedded import EmbeddedEngine
+from .engine import Engine
+from .errors import ConfigurationError, SearchMismatchError
+from .options import DEFAULT_NAME, SearchOptions
+from .retry import RetryPolicy
+from .space import TranslatedSpace
+from .store import SearchRecord, TrialsLedger, new_search_id
+
+logger = logging.getLogger(__name__)
+
+
+def open_engine(
+    space: TranslatedSpace,
+    ledger: TrialsLedger,
+    options: SearchOptions,
+    *,
+    default_bandwidth: Callable[[], int] = lambda: 1,
+) -> Engine:
+    """Create or reattach the search's engine, checking the store's record against the space.
+
+    ``default_bandwidth()`` gives ``parallel_bandwidth`` for a remote experiment when neither the
+    options nor the experiment set one.
+    """
+    record = ledger.load()
+    if record is not None:
+        record = _checked_record(record, space, ledger)
+    search_id = record.search_id if record is not None and record.search_id else new_search_id()
+    fingerprint = space.fingerprint()
+    connection = _resolve_connection(options.connection, record, options.retry)
+    name = options.name or DEFAULT_NAME
+    if connection == "embedded":
+        engine: Engine = EmbeddedEngine.for_space(space, name=name, observation_budget=options.observation_budget)
+        if record is None:
+            ledger.save(SearchRecord("embedded", engine.experiment_id, fingerprint, search_id=search_id))
+        # A search recorded on a SigOpt server and continued here keeps that record: back on the
+        # server later, it continues the same experiment instead of starting a second one.
+        return engine
+
+    from .experiment_match import check_experiment_matches
+    from .remote import RemoteEngine  # the HTTP client is only needed on this path
+
+    api_url = _without_credentials(getattr(getattr(connection.impl, "driver", None), "api_url", None))
+    on_server = record is not None and record.engine == "remote"
+    if options.experiment_id and on_server and record.experiment_id != options.experiment_id:
+        raise SearchMismatchError(
+            f"These trials belong to SigOpt experiment {record.experiment_id}, not {options.experiment_id}."
+        )
+    wanted = options.experiment_id or (record.experiment_id if on_server else None)
+    if wanted is not None:
+        remote, experiment = RemoteEngine.attach(connection, wanted, ledger, search_id, policy=options.retry)
+        check_experiment_matches(space, experiment)
+        remote.reconcile()
+        bandwidth = options.parallel_bandwidth or remote.parallel_bandwidth or default_bandwidth()
+        if bandwidth != remote.parallel_bandwidth:
+            remote.update_parallel_bandwidth(bandwidth)
+    else:
+        remote = RemoteEngine.create(
+            space,
+            connection,
+            ledger,
+            search_id,
+            name=name,
+            project=options.project,
+            observation_budget=options.observation_budget,
+            parallel_bandwidth=options.parallel_bandwidth or default_bandwidth(),
+            policy=options.retry,
+        )
+    ledger.save(SearchRecord("remote", remote.experiment_id, fingerprint, api_url, search_id))
+    return remote
+
+
+def _checked_record(record: SearchRecord, space: TranslatedSpace, ledger: TrialsLedger) -> SearchRecord:
+    """The store's record if it was made for this space; an older record is upgraded in place.
+
+    Records written before fingerprints covered every field of the translation (quanta,
+    distributions) carry the older digest: it is accepted once, then replaced, and a record gets its
+    search id if it has none.
+    """
+    fingerprint = space.fingerprint()
+    if record.space_fingerprint not in (fingerprint, space.legacy_fingerprint()):
+        raise SearchMismatchError(
+            "These trials were made for a different search space (SigOpt experiment "
+            f"{record.experiment_id}): a hyperparameter, a bound, a quantum q or a distribution changed. "
+            "Use a new Trials object (or a new exp_key) for the new space."
+        )
+    if record.space_fingerprint != fingerprint or record.search_id is None:
+        record = ledger.save(replace(record, space_fingerprint=fingerprint))
+        logger.info("upgraded the search record of experiment %s (search %s)", record.experiment_id, record.search_id)
+    return record
+
+
+def _resolve_connection(connection: Any, record: SearchRecord | None, policy: RetryPolicy) -> Any:
+    token = os.environ.get("SIGOPT_API_TOKEN")
+    if connection is None:
+        if token:
+            connection = "remote"
+        elif record is not None and record.engine == "remote":
+            raise ConfigurationError(
+                f"These trials belong to SigOpt experiment {record.experiment_id} on a SigOpt server; set "
+                "SIGOPT_API_TOKEN (and SIGOPT_API_URL for a self-hosted server) to continue it, or pass "
+                "connection='embedded' to continue with the embedded optimizer."
+            )
+        else:
+            return "embedded"
+    if connection == "embedded":
+        return connection
+    if connection == "remote":
+        if not token:
+            raise ConfigurationError(
+                "connection='remote' needs SIGOPT_API_TOKEN (and SIGOPT_API_URL for a self-hosted sigopt-server)."
+            )
+        from .connection import open_connection
+
+        return open_connection(token, timeout=policy.request_timeout)
+    if isinstance(connection, str):
+        raise ConfigurationError(f"connection must be None, 'embedded', 'remote' or a sigopt.Connection, not {connection!r}")
+    driver = getattr(getattr(connection, "impl", None), "driver", None)
+    if driver is None or type(driver).__module__.startswith("sigoptlite"):
+        raise ConfigurationError(
+            "Pass a sigopt.Connection that talks HTTP. For SigOpt's optimizer in this process use "
+            "connection='embedded' (the default without a token): the 'lite' driver serves one point at a time."
+        )
+    return connection
+
+
+def _without_credentials(url: str | None) -> str | None:
+    """The store keeps the server's address for reference, never a user:password in it."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))

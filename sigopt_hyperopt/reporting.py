@@ -1,0 +1,135 @@
+"""Reading the trials: which evaluations finished, which points are pending, which suggestions died.
+
+Every call of ``sigopt_suggest`` starts here: the trial documents are split into observations (to
+report exactly once), pending points (for the engine to avoid) and abandoned suggestions (to delete
+on the server).
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from hyperopt.base import (
+    JOB_STATE_CANCEL,
+    JOB_STATE_DONE,
+    JOB_STATE_ERROR,
+    JOB_STATE_NEW,
+    JOB_STATE_RUNNING,
+    STATUS_OK,
+)
+
+from .engine import Observation
+from .space import Assignments, TranslatedSpace
+
+MISC_KEY = "sigopt"
+"""Each trial's ``misc`` carries {"experiment", "suggestion", "assignments"} under this key."""
+
+
+@dataclass
+class TrialsState:
+    """The search as the trials show it now, split the way the engine needs it."""
+
+    observations: list[Observation]
+    pending: list[Assignments]
+    abandoned: list[str]
+    held: list[str]
+    """Suggestion ids of this experiment held by queued or running trials (open on the server)."""
+    owned: set[str]
+    """Every suggestion id any trial carries: open ones among them are not orphans."""
+
+
+def all_trial_docs(trials: Any) -> list[dict]:
+    """Every trial of this search, errors included.
+
+    ``trials.trials`` hides trials in the ERROR state (hyperopt keeps them only in
+    ``_dynamic_trials``), but an evaluation that raised must still reach SigOpt as a failure.
+    A trials class of this package provides ``all_trial_docs()``; hyperopt's ``Trials`` keeps them in
+    ``_dynamic_trials``.
+    """
+    if hasattr(trials, "all_trial_docs"):
+        return trials.all_trial_docs()
+    if hasattr(trials, "_dynamic_trials"):
+        exp_key = getattr(trials, "_exp_key", None)
+        return [doc for doc in trials._dynamic_trials if exp_key is None or doc.get("exp_key") == exp_key]
+    return list(trials.trials)
+
+
+def classify(docs: Sequence[dict], space: TranslatedSpace, experiment_id: str) -> TrialsState:
+    """Split the trials into finished evaluations, pending points and abandoned suggestions."""
+    state = TrialsState(observations=[], pending=[], abandoned=[], held=[], owned=set())
+    for doc in docs:
+        stored = doc["misc"].get(MISC_KEY) or {}
+        ours = stored.get("experiment") == experiment_id
+        assignments = stored.get("assignments") if ours else None
+        if assignments is None:
+            assignments = space.to_sigopt(doc["misc"]["vals"])
+        suggestion_id = stored.get("suggestion") if ours else None
+        job_state = doc["state"]
+        if job_state == JOB_STATE_CANCEL:
+            if suggestion_id is not None:
+                state.abandoned.append(suggestion_id)
+            continue
+        if suggestion_id is not None:
+            state.owned.add(str(suggestion_id))
+        if job_state in (JOB_STATE_NEW, JOB_STATE_RUNNING):
+            # A requeued trial (its worker died) is NEW again with the same point, so it keeps its
+            # suggestion: the point is still going to be evaluated.
+            state.pending.append(assignments)
+            if suggestion_id is not None:
+                state.held.append(str(suggestion_id))
+        elif job_state in (JOB_STATE_DONE, JOB_STATE_ERROR):
+            state.observations.append(observation_of(doc, assignments, suggestion_id))
+    return state
+
+
+def observation_of(doc: dict, assignments: Assignments, suggestion_id: str | None) -> Observation:
+    """A finished trial document as an :class:`Observation` (its identity: trial id and attempt)."""
+    result = doc.get("result") or {}
+    loss = result.get("loss")
+    ok = doc["state"] == JOB_STATE_DONE and result.get("status") == STATUS_OK and _finite(loss)
+    stddev = None
+    if ok and _finite(result.get("loss_variance")) and result["loss_variance"] > 0:
+        stddev = math.sqrt(float(result["loss_variance"]))
+    return Observation(
+        key=int(doc["tid"]),
+        assignments=assignments,
+        value=float(loss) if ok else None,
+        value_stddev=stddev,
+        failed=not ok,
+        suggestion_id=suggestion_id,
+        metadata=evaluation_metadata(doc),
+        attempt=int(doc.get("attempt") or 0),
+    )
+
+
+def evaluation_metadata(doc: dict) -> dict[str, Any]:
+    """What the SigOpt dashboard shows about where and how long a trial ran.
+
+    ``worker_host``: the host of the job's owner (``host:pid`` under MongoTrials), or this machine
+    for trials evaluated in the driver; ``evaluation_seconds``: from the job's ``book_time`` (taken)
+    to ``refresh_time`` (last written, i.e. finished).
+    """
+    owner = doc.get("owner")
+    if isinstance(owner, (list, tuple)):
+        owner = owner[0] if owner else None
+    host = str(owner).split(":", 1)[0] if owner else socket.gethostname()
+    metadata: dict[str, Any] = {"worker_host": host}
+    if owner:
+        metadata["worker"] = str(owner)
+    book, refresh = doc.get("book_time"), doc.get("refresh_time")
+    if book is not None and refresh is not None:
+        try:
+            metadata["evaluation_seconds"] = round(max(0.0, (refresh - book).total_seconds()), 3)
+        except (TypeError, AttributeError):
+            pass
+    return metadata
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

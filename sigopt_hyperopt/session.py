@@ -1,0 +1,69 @@
+"""What one driver process holds for one trials object: the translated space and the open engine.
+
+A cache, not state: a session is derived from (trials, domain, options) and everything in it can be
+rebuilt from the trials store, which is what a restarted driver does.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine import Engine
+from .opening import open_engine
+from .options import SearchOptions
+from .reporting import TrialsState, all_trial_docs, classify
+from .space import TranslatedSpace, translate
+from .store import TrialsLedger
+
+
+@dataclass
+class Session:
+    """One search as this driver sees it."""
+
+    domain: Any
+    options: SearchOptions
+    space: TranslatedSpace
+    engine: Engine
+    released: set[str] = field(default_factory=set)
+    bandwidth_refused: int | None = None
+    """A parallel_bandwidth the server refused to raise to; not asked for again by this driver."""
+
+    @property
+    def bandwidth(self) -> int | None:
+        """The most suggestions this search may hold open at once (None: no limit, the embedded engine)."""
+        return self.engine.parallel_bandwidth
+
+    def report(self, trials: Any) -> TrialsState:
+        """Read the trials, delete the suggestions of abandoned ones, report the finished ones."""
+        state = classify(all_trial_docs(trials), self.space, self.engine.experiment_id)
+        stale = [s for s in state.abandoned if s not in self.released]
+        if stale:
+            self.engine.release(stale)
+            self.released.update(stale)
+        self.engine.sync(state.observations)
+        return state
+
+
+_sessions: "weakref.WeakKeyDictionary[Any, Session]" = weakref.WeakKeyDictionary()
+
+
+def session_for(trials: Any, domain: Any, options: SearchOptions, *, default_bandwidth: Any) -> Session:
+    """The cached session for these trials, or a new one (opening the engine) when anything changed."""
+    session = _sessions.get(trials)
+    if session is None or session.domain is not domain or session.options != options:
+        space = translate(domain)
+        engine = open_engine(space, TrialsLedger(trials), options, default_bandwidth=default_bandwidth)
+        session = Session(domain, options, space, engine)
+        if engine.kind == "remote":
+            # A driver that died may have left suggestions open that no trial received.
+            state = session.report(trials)
+            engine.delete_orphans(state.owned)
+        _sessions[trials] = session
+    return session
+
+
+def forget_sessions() -> None:
+    """Drop every cached session (what a restarted driver starts with); for tests and benchmarks."""
+    _sessions.clear()
