@@ -42,6 +42,44 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from .dashboard.open import open_state, require_extra
+
+    require_extra()
+    from .dashboard.app import bind, serve
+
+    state = open_state(args.trials_file, args.mongo, args.exp_key, args.space, args.max_evals)
+    sock = bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"dashboard of {state.source.description} at http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: anyone who can reach it sees the search (no login)", flush=True)
+    serve(state, sock, refresh=args.refresh)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .dashboard.open import open_state, require_extra
+
+    require_extra()
+    from .dashboard.export import write_html
+
+    state = open_state(args.trials_file, args.mongo, args.exp_key, args.space, args.max_evals)
+    path = write_html(state, args.html)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, opens without a network)")
+    return 0
+
+
+def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("trials_file", nargs="?", default=None, help="a pickled hyperopt Trials file")
+    parser.add_argument("--mongo", default=None, help="host:port/db (user:password@host:port/db?authSource=admin)")
+    parser.add_argument("--exp-key", default=None, help="only this search (default: every exp_key in the store)")
+    parser.add_argument("--space", default=None, metavar="MODULE:ATTR",
+                        help="the hyperopt space, when the store's own copy cannot be loaded here (log axes, choice labels)")
+    parser.add_argument("--max-evals", type=int, default=None, help="the search's max_evals, to show progress against")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sigopt-hyperopt", description="SigOpt's optimizer for hyperopt searches.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -76,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-subprocesses", action="store_true",
                         help="accepted for compatibility: jobs always run in the worker process")
     worker.set_defaults(handler=_worker, verbose_default=True)
+
+    dashboard = commands.add_parser("dashboard", help="a live web page of a search and its workers (read-only)")
+    _add_store_arguments(dashboard)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    dashboard.add_argument("--port", type=int, default=8050, help="port (default 8050; 0 picks a free one)")
+    dashboard.add_argument("--refresh", type=float, default=2.0, help="seconds between reads of the store")
+    dashboard.set_defaults(handler=_dashboard)
+
+    report = commands.add_parser("report", help="write a search's dashboard as one self-contained HTML file")
+    _add_store_arguments(report)
+    report.add_argument("--html", required=True, help="the file to write")
+    report.set_defaults(handler=_report)
 
     from .cluster.cli import add_cluster_command
 

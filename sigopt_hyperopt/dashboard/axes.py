@@ -1,0 +1,81 @@
+"""How to draw each hyperparameter: a log axis, a numeric axis or categories with their labels.
+
+From the search space when it is known (the hyperopt space, through the SigOpt translation in
+:mod:`sigopt_hyperopt.space`, which knows which labels are log-scaled and what each choice's options
+are); otherwise guessed from the values seen, and marked as guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Mapping
+
+from ..errors import SigOptHyperoptError
+from ..space import translate
+
+logger = logging.getLogger(__name__)
+
+LOG_GUESS_RATIO = 100.0
+"""Positive values spanning more than this factor are drawn on a log axis when the space is unknown."""
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One hyperparameter as the page draws it."""
+
+    label: str
+    kind: str
+    """``numeric`` or ``categorical``."""
+    log: bool = False
+    categories: tuple[str, ...] = ()
+    conditional: bool = False
+    """Active only under some choices: its plots show only the trials where it is active."""
+    guessed: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def axes_from_space(space: Any) -> list[Axis] | None:
+    """Axes from a hyperopt space or ``Domain``; None when the space cannot be translated."""
+    try:
+        translated = translate(space)
+    except SigOptHyperoptError as error:
+        logger.info("the search space cannot be read (%s); axes are guessed from the values", error)
+        return None
+    axes = []
+    for parameter in translated.parameters:
+        if parameter.kind == "fixed":
+            continue
+        conditional = not any(len(alternative) == 0 for alternative in parameter.active_when)
+        if parameter.is_choice or parameter.kind in ("categorical", "conditional"):
+            axes.append(Axis(parameter.label, "categorical", categories=tuple(parameter.categories),
+                             conditional=conditional))
+        else:
+            axes.append(Axis(parameter.label, "numeric", log=parameter.log, conditional=conditional))
+    return axes
+
+
+def guess_axes(values_by_label: Mapping[str, Iterable[Any]]) -> list[Axis]:
+    """Axes from the values alone: strings are categories; a wide positive range gets a log axis."""
+    axes = []
+    for label, raw in sorted(values_by_label.items()):
+        values = [v for v in raw if v is not None]
+        if any(isinstance(v, str) for v in values):
+            axes.append(Axis(label, "categorical", categories=tuple(sorted({str(v) for v in values})), guessed=True))
+            continue
+        numbers = [float(v) for v in values]
+        log = bool(numbers) and min(numbers) > 0 and max(numbers) / min(numbers) > LOG_GUESS_RATIO
+        axes.append(Axis(label, "numeric", log=log, guessed=True))
+    return axes
+
+
+def category_label(axis: Axis | None, value: Any) -> Any:
+    """A choice's option label for the index hyperopt stores (the index itself when unknown)."""
+    if axis is None or axis.kind != "categorical" or isinstance(value, str):
+        return value
+    try:
+        return axis.categories[int(value)]
+    except (IndexError, ValueError, TypeError):
+        return value

@@ -1,0 +1,58 @@
+"""Open what the command line names: a MongoDB store or a pickled Trials file, and the space."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..mongo import parse_mongo_url
+from .source import MongoSource, PickleSource, Source
+from .state import DashboardState
+
+
+def require_extra() -> None:
+    """Fail with what to install when the optional web dependencies are missing."""
+    missing = [name for name in ("starlette", "uvicorn", "plotly") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigurationError(
+            f"The dashboard needs {', '.join(missing)}: pip install 'sigopt-hyperopt[dashboard]'"
+        )
+
+
+def load_space(reference: str) -> Any:
+    """``package.module:attribute`` -> the hyperopt space it names (the module is imported)."""
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise ConfigurationError(f"--space {reference!r}: expected module:attribute, e.g. mysearch:space")
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as error:
+        raise ConfigurationError(f"--space {reference!r} cannot be loaded ({error}); is the module on PYTHONPATH?") from None
+    return value
+
+
+def open_source(trials_file: str | None, mongo: str | None, exp_key: str | None) -> Source:
+    """The store to read: exactly one of a Trials file and a MongoDB address."""
+    if (trials_file is None) == (mongo is None):
+        raise ConfigurationError("Give either a pickled Trials file or --mongo host:port/db (not both).")
+    if mongo is not None:
+        return MongoSource(parse_mongo_url(mongo), exp_key=exp_key)
+    path = Path(trials_file)
+    if not path.is_file():
+        raise ConfigurationError(f"No Trials file at {path}: give the file fmin's trials_save_file wrote, or pickle.dump(trials).")
+    return PickleSource(path, exp_key=exp_key)
+
+
+def open_state(trials_file: str | None, mongo: str | None, exp_key: str | None = None, space: str | None = None,
+               max_evals: int | None = None) -> DashboardState:
+    """A dashboard state over the named store, read once (so a wrong address fails here, at once)."""
+    state = DashboardState(open_source(trials_file, mongo, exp_key),
+                           space=load_space(space) if space else None, max_evals=max_evals)
+    if not state.poll():
+        raise ConfigurationError(f"Cannot read {state.source.description}: {state.health.message}")
+    return state

@@ -1,0 +1,192 @@
+"""Read a search's store, read-only, handing over only what may have changed since the last read.
+
+Two stores: a MongoDB database (hyperopt's ``MongoTrials`` job collection, this project's worker
+registry and job claims, the pickled ``Domain`` in GridFS for the space), and a pickled ``Trials``
+file (re-read when the file changes).
+
+The MongoDB reads follow the project's rule that no steady-state query scans what it does not need:
+after the first full read, a poll asks only for jobs that are queued or running, jobs whose
+``refresh_time`` (set by every reservation, heartbeat and result) is recent, jobs with a trial id
+above the highest seen (new ones), and the jobs it last saw queued or running (whatever happened to
+them since). Nothing here ever writes to the store.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import gridfs
+import pymongo
+from hyperopt import mongoexp
+from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING
+
+from ..mongo import CLAIMS_COLLECTION, WORKERS_COLLECTION, MongoAddress, connect
+from ..store import SEARCH_KEY
+
+logger = logging.getLogger(__name__)
+
+CLOCK_SLACK = datetime.timedelta(seconds=120)
+"""Jobs whose ``refresh_time`` is this close to the newest seen are read again: workers on other
+machines write their own clocks' time, which may lag the newest by this much."""
+
+DOMAIN_ATTACHMENT = "FMinIter_Domain"
+"""hyperopt's name for the pickled ``Domain`` (objective and space) of a MongoTrials search."""
+
+TRIAL_PROJECTION = ["_id", "tid", "exp_key", "state", "result", "misc.vals", "book_time", "refresh_time",
+                    "owner", "attempt", "requeues", "error", "version"]
+
+
+@dataclass
+class Reading:
+    """One poll's worth of store contents: possibly changed trial docs, and the machinery's state."""
+
+    docs: list[dict]
+    full: bool
+    """True when ``docs`` is everything in the store (the first read, or a file re-read)."""
+    workers: list[dict] = field(default_factory=list)
+    claims: list[dict] = field(default_factory=list)
+
+
+class Source(Protocol):
+    """What the dashboard reads from; implementations never write."""
+
+    description: str
+    """Where the data comes from, safe to show (no password)."""
+
+    def read(self) -> Reading: ...
+
+    def load_space(self, exp_key: str | None) -> Any | None: ...
+
+    def search_record(self, exp_key: str | None) -> dict | None: ...
+
+
+class MongoSource:
+    """A MongoDB store (the layout ``MongoTrials`` and ``sigopt-hyperopt worker`` write)."""
+
+    def __init__(self, address: MongoAddress, exp_key: str | None = None, client: pymongo.MongoClient | None = None):
+        self.address = address
+        self.exp_key = exp_key
+        self.description = address.redacted + (f" exp_key={exp_key}" if exp_key else "")
+        self._client = client if client is not None else connect(address)
+        self._db = self._client[address.database]
+        self._jobs = self._db[address.collection]
+        self._watermark: datetime.datetime | None = None
+        self._max_tid: int | None = None
+        self._active_ids: list[Any] = []
+
+    def close(self) -> None:
+        self._client.close()
+
+    def read(self) -> Reading:
+        scope: dict[str, Any] = {"exp_key": self.exp_key} if self.exp_key is not None else {}
+        full = self._max_tid is None
+        if full:
+            query = scope
+        else:
+            changed: list[dict[str, Any]] = [{"state": {"$in": [JOB_STATE_NEW, JOB_STATE_RUNNING]}},
+                                             {"tid": {"$gt": self._max_tid}}]
+            if self._watermark is not None:
+                changed.append({"refresh_time": {"$gte": self._watermark - CLOCK_SLACK}})
+            if self._active_ids:
+                changed.append({"_id": {"$in": self._active_ids}})
+            query = {**scope, "$or": changed}
+        docs = list(self._jobs.find(query, projection=TRIAL_PROJECTION))
+        workers = list(self._db[WORKERS_COLLECTION].find({}))
+        claims = list(self._db[CLAIMS_COLLECTION].find({}, projection=["_id", "job", "owner"]))
+        self._advance(docs)
+        return Reading(docs=docs, full=full, workers=workers, claims=claims)
+
+    def _advance(self, docs: list[dict]) -> None:
+        """Move the cursors past what was just read (only after the read succeeded)."""
+        tids = [int(d["tid"]) for d in docs if d.get("tid") is not None]
+        self._max_tid = max([self._max_tid if self._max_tid is not None else -1, *tids])
+        times = [d["refresh_time"] for d in docs if isinstance(d.get("refresh_time"), datetime.datetime)]
+        if times:
+            newest = max(times)
+            self._watermark = newest if self._watermark is None else max(self._watermark, newest)
+        self._active_ids = [d["_id"] for d in docs if d.get("state") in (JOB_STATE_NEW, JOB_STATE_RUNNING)]
+
+    def _attachment(self, name: str, exp_key: str | None) -> bytes | None:
+        query = {"exp_key": exp_key} if exp_key is not None else {}
+        try:
+            return gridfs.GridFS(self._db).get_last_version(filename=name, **query).read()
+        except gridfs.errors.NoFile:
+            return None
+
+    def load_space(self, exp_key: str | None) -> Any | None:
+        """The search's hyperopt space, from the pickled ``Domain`` the driver stored for its workers.
+
+        Unpickling needs the objective's module to be importable here (as on a worker); when it is
+        not, the dashboard guesses the axes from the values instead.
+        """
+        blob = self._attachment(DOMAIN_ATTACHMENT, exp_key)
+        if blob is None:
+            return None
+        try:
+            return mongoexp.pickler.loads(blob)
+        except Exception as error:  # a module only the driver has, a changed class, ...
+            logger.info("the stored domain of %s cannot be loaded here (%s: %s)", exp_key, type(error).__name__, error)
+            return None
+
+    def search_record(self, exp_key: str | None) -> dict | None:
+        blob = self._attachment(SEARCH_KEY, exp_key)
+        return _json_record(blob)
+
+
+class PickleSource:
+    """A ``Trials`` object saved with pickle (``trials_save_file``, or by hand); re-read when it changes.
+
+    Unpickling runs code from the file: open only files you trust, as with ``pickle.load``.
+    """
+
+    def __init__(self, path: str | os.PathLike, exp_key: str | None = None):
+        self.path = Path(path)
+        self.exp_key = exp_key
+        self.description = str(self.path)
+        self._seen: tuple[float, int] | None = None
+        self._trials: Any = None
+
+    def read(self) -> Reading:
+        stat = self.path.stat()
+        signature = (stat.st_mtime, stat.st_size)
+        if signature == self._seen:
+            return Reading(docs=[], full=False)
+        with open(self.path, "rb") as handle:
+            trials = pickle.load(handle)
+        self._seen, self._trials = signature, trials
+        docs = list(getattr(trials, "_dynamic_trials", None) or trials.trials)
+        if self.exp_key is not None:
+            docs = [d for d in docs if d.get("exp_key") == self.exp_key]
+        return Reading(docs=docs, full=True)
+
+    def load_space(self, exp_key: str | None) -> Any | None:
+        attachments = getattr(self._trials, "attachments", {}) or {}
+        blob = attachments.get(DOMAIN_ATTACHMENT) if hasattr(attachments, "get") else None
+        if blob is None:
+            return None
+        try:
+            return mongoexp.pickler.loads(blob)
+        except Exception as error:
+            logger.info("the domain in %s cannot be loaded (%s)", self.path, error)
+            return None
+
+    def search_record(self, exp_key: str | None) -> dict | None:
+        attachments = getattr(self._trials, "attachments", {}) or {}
+        return _json_record(attachments.get(SEARCH_KEY) if hasattr(attachments, "get") else None)
+
+
+def _json_record(blob: Any) -> dict | None:
+    if blob is None:
+        return None
+    try:
+        record = json.loads(blob.decode() if isinstance(blob, bytes) else blob)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return record if isinstance(record, dict) else None

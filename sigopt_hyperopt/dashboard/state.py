@@ -1,0 +1,317 @@
+"""What the page shows, kept in memory between polls of the store.
+
+Each trial row carries the sequence number of the poll that last changed it, so a page that has
+seen everything up to ``since`` gets only the rows changed after it (the browser keeps one copy of
+the data and patches it). The state also remembers who owned each attempt of each job (from the job
+claims and from the running jobs it saw), which is how a requeued job is charged to the worker that
+lost it, and the store's health: a failed read is reported with the time it began, never raised,
+and the next successful poll carries on from where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .axes import Axis, axes_from_space, category_label, guess_axes
+from .importance import METHOD, importances
+from .rows import STATES, epoch, trial_row
+from .source import Reading, Source
+
+logger = logging.getLogger(__name__)
+
+SPACE_RETRY_S = 30.0
+"""How often a search whose space could not be loaded tries again (the driver may store it later)."""
+
+IMPORTANCE_EVERY_S = 10.0
+"""Importances are refitted at most this often (and only when trials finished meanwhile)."""
+
+
+@dataclass
+class Search:
+    """The rows of one exp_key and what the page needs to draw them."""
+
+    exp_key: str | None
+    rows: dict[int, dict] = field(default_factory=dict)
+    axes: list[Axis] | None = None
+    space_known: bool = False
+    record: dict | None = None
+    importance: dict[str, float] | None = None
+    importance_done: int = -1
+    importance_at: float = 0.0
+    space_tried_at: float = 0.0
+
+
+@dataclass
+class Health:
+    """The store's health as the page shows it."""
+
+    ok: bool = True
+    message: str | None = None
+    down_since: float | None = None
+    last_ok: float | None = None
+
+
+class DashboardState:
+    """Polls a :class:`~.source.Source` and answers the page's questions; thread-safe."""
+
+    def __init__(self, source: Source, *, space: Any = None, max_evals: int | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.source = source
+        self.max_evals = max_evals
+        self.epoch = uuid.uuid4().hex[:12]
+        """Changes when the dashboard restarts: a page holding another epoch's rows starts over."""
+        self._user_space = space
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._searches: dict[str | None, Search] = {}
+        self._row_seq: dict[tuple[str | None, int], int] = {}
+        self._owners: dict[tuple[str, int], str] = {}
+        self._job_keys: dict[str, tuple[str | None, int]] = {}
+        self._registry: dict[str, dict] = {}
+        self._registry_seen: dict[str, tuple[Any, float]] = {}
+        self.health = Health()
+
+    # -- polling -----------------------------------------------------------------------------------
+
+    def poll(self) -> bool:
+        """Read what changed; False (and the health says why) when the store could not be read."""
+        try:
+            reading = self.source.read()
+        except Exception as error:  # pymongo's errors, a missing or half-written file, ...
+            now = self._clock()
+            with self._lock:
+                if self.health.ok:
+                    logger.warning("cannot read %s: %s", self.source.description, error)
+                    self.health = Health(ok=False, down_since=now, last_ok=self.health.last_ok)
+                self.health.message = f"{type(error).__name__}: {_first_line(error)}"
+            return False
+        with self._lock:
+            self._apply(reading)
+            self.health = Health(ok=True, last_ok=self._clock())
+            searches = list(self._searches.values())
+        for search in searches:  # here, not while a page waits for an answer
+            self._importance(search)
+        return True
+
+    def _apply(self, reading: Reading) -> None:
+        self._seq += 1
+        now = self._clock()
+        for claim in reading.claims:
+            job, _, attempt = str(claim["_id"]).rpartition("/")
+            if attempt.isdigit() and claim.get("owner"):
+                self._owners[(job, int(attempt))] = claim["owner"]
+        seen: set[tuple[str | None, int]] = set()
+        for doc in reading.docs:
+            if doc.get("tid") is None:
+                continue
+            search = self._search(doc.get("exp_key"))
+            job = str(doc.get("_id", doc["tid"]))
+            if doc.get("owner") and doc.get("state") != 0:
+                self._owners[(job, int(doc.get("attempt") or 0))] = doc["owner"]
+            row = trial_row(doc, {a.label: a for a in search.axes or []})
+            row["job"] = job
+            key = (search.exp_key, row["tid"])
+            seen.add(key)
+            self._job_keys[row["job"]] = key
+            if search.rows.get(row["tid"]) != row:
+                search.rows[row["tid"]] = row
+                self._row_seq[key] = self._seq
+        if reading.full:
+            for search in self._searches.values():  # trials gone from the store
+                for tid in [t for t in search.rows if (search.exp_key, t) not in seen]:
+                    del search.rows[tid]
+                    self._row_seq.pop((search.exp_key, tid), None)
+        for worker in reading.workers:
+            marker = (worker.get("expires"), worker.get("busy"))
+            if self._registry_seen.get(worker["_id"], (None,))[0] != marker:
+                self._registry_seen[worker["_id"]] = (marker, now)
+        self._registry = {w["_id"]: w for w in reading.workers}
+        for search in self._searches.values():
+            if not search.space_known:
+                self._find_axes(search)
+
+    def _search(self, exp_key: str | None) -> Search:
+        search = self._searches.get(exp_key)
+        if search is None:
+            search = self._searches[exp_key] = Search(exp_key)
+            self._find_axes(search)
+            try:
+                search.record = self.source.search_record(exp_key)
+            except Exception as error:
+                logger.info("no search record for %s: %s", exp_key, error)
+        return search
+
+    def _find_axes(self, search: Search) -> None:
+        """Axes from the user's space, else the stored one, else guessed from the values seen."""
+        axes = None
+        if self._clock() - search.space_tried_at >= SPACE_RETRY_S:
+            search.space_tried_at = self._clock()
+            space = self._user_space if self._user_space is not None else self.source.load_space(search.exp_key)
+            axes = axes_from_space(space) if space is not None else None
+        if axes is not None:
+            search.axes, search.space_known = axes, True
+            by_label = {a.label: a for a in axes}
+            for tid, row in list(search.rows.items()):  # rows read before: relabel their choices
+                search.rows[tid] = dict(row, params=_relabel(row["params"], by_label))
+                self._row_seq[(search.exp_key, tid)] = self._seq
+            return
+        labels = {label for row in search.rows.values() for label in row["params"]}
+        if labels != {a.label for a in search.axes or []}:  # a guess is redone only when labels appear
+            values: dict[str, list[Any]] = {}
+            for row in search.rows.values():
+                for label, value in row["params"].items():
+                    values.setdefault(label, []).append(value)
+            search.axes = guess_axes(values) if values else None
+
+    # -- answers -----------------------------------------------------------------------------------
+
+    def experiments(self) -> list[str | None]:
+        with self._lock:
+            return sorted(self._searches, key=lambda k: (k is None, str(k)))
+
+    def changes(self, exp_key: str | None, since: int = 0) -> dict[str, Any]:
+        """Everything the page needs that changed after ``since`` (0: everything), as JSON data."""
+        with self._lock:
+            search = self._searches.get(exp_key) or Search(exp_key)
+            rows = list(search.rows.values())
+            changed = [dict(row, seq=self._row_seq[(exp_key, row["tid"])]) for row in rows
+                       if self._row_seq.get((exp_key, row["tid"]), 0) > since]
+            lost = self._lost_attempts(exp_key, rows)
+            for row in changed:
+                row["lost_by"] = lost.get(row["job"], [])
+            answer = {
+                "epoch": self.epoch,
+                "seq": self._seq,
+                "exp_key": exp_key,
+                "experiments": sorted(self._searches, key=lambda k: (k is None, str(k))),
+                "source": self.source.description,
+                "health": self.health.__dict__.copy(),
+                "trials": sorted(changed, key=lambda r: r["tid"]),
+                "progress": progress(rows, self.max_evals),
+                "best": best(rows),
+                "axes": [a.as_json() for a in search.axes or []],
+                "space_known": search.space_known,
+                "record": search.record,
+                "workers": self._workers(exp_key, rows, lost),
+                "now": self._clock(),
+            }
+            answer["importance"] = {"method": METHOD, "values": search.importance}
+        return answer
+
+    def _importance(self, search: Search) -> None:
+        """Refit the importances when trials finished since the last fit (at most every 10 s)."""
+        with self._lock:
+            rows = sorted(search.rows.values(), key=lambda r: r["tid"])
+            axes = list(search.axes or [])
+        done = sum(1 for row in rows if row["loss"] is not None)
+        now = self._clock()
+        due = now - search.importance_at >= IMPORTANCE_EVERY_S or search.importance is None
+        if done != search.importance_done and due:
+            fitted = importances(rows, axes)
+            with self._lock:
+                search.importance, search.importance_done, search.importance_at = fitted, done, now
+
+    def _lost_attempts(self, exp_key: str | None, rows: list[dict]) -> dict[str, list[str]]:
+        """Job id -> the workers that held an earlier attempt of it, or died with it (WorkerDied)."""
+        lost: dict[str, list[str]] = {}
+        attempts = {row["job"]: row for row in rows}
+        for (job, attempt), owner in self._owners.items():
+            row = attempts.get(job)
+            if row is not None and attempt < row["attempt"]:
+                lost.setdefault(job, []).append(owner)
+        for row in rows:
+            if row["error"] and row["error"].startswith("WorkerDied") and row["owner"]:
+                lost.setdefault(row["job"], []).append(row["owner"])
+        return lost
+
+    def _workers(self, exp_key: str | None, rows: list[dict], lost: dict[str, list[str]]) -> list[dict]:
+        """Every worker in the registry that takes this search's jobs, and every one that ran some."""
+        now = self._clock()
+        table: dict[str, dict] = {}
+
+        def entry(worker_id: str) -> dict:
+            if worker_id not in table:
+                host, pid = _host_and_pid(worker_id)
+                table[worker_id] = {"id": worker_id, "host": host, "pid": pid,
+                                    "registered": False, "alive": False, "busy": False, "running": [],
+                                    "done": 0, "failed": 0, "lost": [], "last_heartbeat": None}
+            return table[worker_id]
+
+        for worker_id, doc in self._registry.items():
+            if doc.get("exp_key") not in (exp_key, None):
+                continue
+            item = entry(worker_id)
+            expires = epoch(doc.get("expires"))
+            item.update(registered=True, alive=bool(expires and expires > now), busy=bool(doc.get("busy")),
+                        expires=expires, last_heartbeat=self._registry_seen.get(worker_id, (None, None))[1])
+        for row in rows:
+            if row["owner"]:
+                item = entry(row["owner"])
+                if row["state"] == "running":
+                    item["running"].append(row["tid"])
+                    beat = row["refreshed"]
+                    if beat and (item["last_heartbeat"] is None or beat > item["last_heartbeat"]):
+                        item["last_heartbeat"] = beat
+                elif row["state"] == "done":
+                    item["done"] += 1
+                elif row["state"] == "failed":
+                    item["failed"] += 1
+            for owner in lost.get(row["job"], []):
+                entry(owner)["lost"].append(row["tid"])
+        for item in table.values():
+            item["requeues"] = len(item["lost"])
+            item["status"] = ("busy" if item["busy"] or item["running"] else "idle") if item["alive"] else "gone"
+        return sorted(table.values(), key=lambda w: w["id"])
+
+
+def progress(rows: list[dict], max_evals: int | None) -> dict[str, Any]:
+    """Counts by state, of ``max_evals`` when known, and the finishing rate (overall and recent)."""
+    counts = {state: 0 for state in STATES}
+    for row in rows:
+        counts[row["state"]] += 1
+    finished = sorted(row["refreshed"] for row in rows if row["state"] in ("done", "failed") and row["refreshed"])
+    started = [row["booked"] for row in rows if row["booked"]]
+    rate = recent = None
+    if finished and started and finished[-1] > min(started):
+        rate = len(finished) / (finished[-1] - min(started)) * 60
+        window = [t for t in finished if t >= finished[-1] - 300]
+        span = finished[-1] - max(min(started), finished[-1] - 300)
+        recent = len(window) / span * 60 if span > 0 else None
+    return {**counts, "total": len(rows), "max_evals": max_evals, "per_minute": _round(rate),
+            "per_minute_recent": _round(recent)}
+
+
+def best(rows: list[dict]) -> dict[str, Any] | None:
+    """The finished trial with the lowest loss (the earliest on ties)."""
+    done = [row for row in rows if row["loss"] is not None]
+    if not done:
+        return None
+    top = min(done, key=lambda r: (r["loss"], r["tid"]))
+    return {"tid": top["tid"], "loss": top["loss"], "params": top["params"], "finished": top["refreshed"]}
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None
+
+
+def _relabel(params: dict, axes: dict[str, Axis]) -> dict:
+    return {label: category_label(axes.get(label), value) if not isinstance(value, str) else value
+            for label, value in params.items()}
+
+
+def _host_and_pid(worker_id: str) -> tuple[str, int | None]:
+    """``host:pid`` or ``host:pid:nonce`` (worker ids of either age) -> host and pid."""
+    host, _, rest = worker_id.partition(":")
+    pid = rest.partition(":")[0]
+    return host, int(pid) if pid.isdigit() else None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else ""

@@ -1,0 +1,231 @@
+"""``sigopt-hyperopt dashboard`` on a real FerretDB holding a running search with real worker processes.
+
+The dashboard runs as a user runs it (the command, in its own process); the tests read the JSON its
+page reads. The browser tests are in test_dashboard_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pymongo
+from hyperopt import fmin
+
+from sigopt_hyperopt import sigopt_suggest
+from sigopt_hyperopt.mongo import MongoTrials
+
+from .conftest import free_port, start_ferretdb, stop_process
+from .dashboard_search import SPACE, slow_loss
+from .objectives import one_second_quadratic
+from .test_auth import PASSWORD, USER, auth_server  # noqa: F401  (the fixture)
+from .test_mongo import start_workers
+from .test_worker import SPACE as X_SPACE
+from .test_worker import owner_pid, stop_all, wait_for_running_job
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_dashboard(*args: str) -> tuple[subprocess.Popen, str]:
+    """The command in its own process on a free port; returns it and the URL it printed."""
+    env = {k: v for k, v in os.environ.items() if k != "SIGOPT_API_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    process = subprocess.Popen([sys.executable, "-m", "sigopt_hyperopt.cli", "dashboard", "--port=0", *args],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = process.stdout.readline()
+    match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+    if match is None:
+        process.kill()
+        raise AssertionError(f"the dashboard did not start: {line}{process.stdout.read()}")
+    process.first_line = line  # type: ignore[attr-defined]
+    return process, match.group(1)
+
+
+def stop_dashboard(process: subprocess.Popen) -> str:
+    """Ctrl-C, as a user stops it; returns everything it printed."""
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=20)
+    return process.first_line + output
+
+
+def get_json(url: str, **params: object) -> dict:
+    query = "&".join(f"{k}={urllib.parse.quote(json.dumps(v) if k == 'exp_key' else str(v))}" for k, v in params.items())
+    with urllib.request.urlopen(f"{url}api/changes?{query}", timeout=30) as response:
+        return json.loads(response.read())
+
+
+def wait_until(condition, timeout: float = 120.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def search_in_background(trials, objective, space, max_evals: int, queue: int) -> tuple[threading.Thread, dict]:
+    outcome: dict = {}
+
+    def drive() -> None:
+        try:
+            fmin(objective, space, algo=sigopt_suggest, max_evals=max_evals, trials=trials, max_queue_len=queue,
+                 rstate=np.random.default_rng(0), show_progressbar=False, return_argmin=False)
+        except BaseException as error:  # surfaced by the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def snapshot(mongo_db: str) -> dict:
+    """Every document and index of the database, to show the dashboard changed nothing."""
+    address, database = mongo_db.split("/")
+    with pymongo.MongoClient(f"mongodb://{address}") as client:
+        db = client[database]
+        return {name: (sorted(map(repr, db[name].find())), sorted(map(repr, db[name].list_indexes())))
+                for name in sorted(db.list_collection_names())}
+
+
+def test_the_dashboard_follows_a_running_search_and_writes_nothing(mongo_db):
+    workers = start_workers(mongo_db, 2, "--heartbeat-interval=0.3")
+    dashboard, url = start_dashboard(f"--mongo={mongo_db}", "--refresh=0.3", "--max-evals=10")
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="watched")
+        thread, outcome = search_in_background(trials, slow_loss, SPACE, 10, 2)
+        first = wait_until(lambda: (lambda d: d if d["progress"]["done"] >= 1 else None)(get_json(url)))
+        assert first["exp_key"] == "watched" and first["experiments"] == ["watched"]
+        assert first["progress"]["max_evals"] == 10 and first["health"]["ok"]
+        axes = {a["label"]: a for a in first["axes"]}
+        assert first["space_known"]  # loaded from the domain the driver stored for its workers
+        assert axes["lr"]["log"] and axes["lr"]["kind"] == "numeric" and not axes["lr"]["conditional"]
+        assert axes["activation"]["categories"] == ["relu", "tanh", "gelu"]
+        assert axes["width"]["conditional"] and not axes["layers"]["conditional"]
+
+        # Incremental: asking from the last answer's cursor gives only what changed since.
+        later = wait_until(lambda: (lambda d: d if d["progress"]["done"] > first["progress"]["done"] else None)(
+            get_json(url, since=first["seq"])))
+        assert later["trials"] and all(row["seq"] > first["seq"] for row in later["trials"])
+        assert len(later["trials"]) < later["progress"]["total"] or first["progress"]["total"] == 0
+
+        thread.join(timeout=180)
+        assert not thread.is_alive() and "error" not in outcome, outcome
+        final = wait_until(lambda: (lambda d: d if d["progress"]["done"] == 10 else None)(get_json(url)))
+        docs = trials.all_trial_docs()
+        assert final["progress"] == {**final["progress"], "done": 10, "running": 0, "queued": 0, "failed": 0, "total": 10}
+        assert final["progress"]["per_minute"] > 0
+        losses = {d["tid"]: d["result"]["loss"] for d in docs}
+        assert final["best"]["loss"] == min(losses.values())
+        assert losses[final["best"]["tid"]] == final["best"]["loss"]
+        rows = {row["tid"]: row for row in final["trials"]}
+        assert {tid: row["loss"] for tid, row in rows.items()} == losses
+        for doc in docs:  # parameters by label; choices by their option; inactive ones absent
+            row, vals = rows[doc["tid"]], doc["misc"]["vals"]
+            assert row["params"]["activation"] == ["relu", "tanh", "gelu"][vals["activation"][0]]
+            assert ("width" in row["params"]) == bool(vals["width"])
+            assert row["owner"] == doc["owner"]
+
+        pids = {worker.pid for worker in workers}
+        table = {w["pid"]: w for w in final["workers"]}
+        assert set(table) == pids
+        assert sum(w["done"] for w in table.values()) == 10
+        assert all(w["status"] in ("idle", "busy") and w["last_heartbeat"] for w in table.values())
+
+        stop_all(workers)
+        before = snapshot(mongo_db)
+        seq = get_json(url)["seq"]
+        wait_until(lambda: get_json(url)["seq"] >= seq + 3)  # the dashboard polled the store again
+        assert snapshot(mongo_db) == before
+    finally:
+        stop_all(workers)
+        output = stop_dashboard(dashboard)
+    assert "Traceback" not in output, output
+
+
+def test_a_requeued_trial_is_charged_to_the_worker_that_died(mongo_db):
+    workers = start_workers(mongo_db, 3, "--heartbeat-interval=0.3", "--stale-after=2")
+    dashboard, url = start_dashboard(f"--mongo={mongo_db}", "--refresh=0.2")
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="requeue")
+        thread, outcome = search_in_background(trials, one_second_quadratic, X_SPACE, 6, 3)
+        victim = wait_for_running_job(trials)
+        time.sleep(0.6)  # long enough for the dashboard to have seen it running
+        os.kill(owner_pid(victim), signal.SIGKILL)
+        thread.join(timeout=120)
+        assert not thread.is_alive() and "error" not in outcome, outcome
+        final = wait_until(lambda: (lambda d: d if d["progress"]["done"] == 6 else None)(get_json(url)))
+        table = {w["pid"]: w for w in final["workers"]}
+        dead = table[owner_pid(victim)]
+        assert dead["requeues"] == 1 and dead["lost"] == [victim["tid"]] and dead["status"] == "gone"
+        assert sum(w["requeues"] for w in table.values()) == 1
+        row = next(r for r in final["trials"] if r["tid"] == victim["tid"])
+        assert row["requeues"] == 1 and row["lost_by"] == [victim["owner"]] and row["owner"] != victim["owner"]
+    finally:
+        stop_all(workers)
+        stop_dashboard(dashboard)
+
+
+def test_a_database_outage_is_shown_and_the_dashboard_recovers(tmp_path):
+    port = free_port()
+    server = start_ferretdb(tmp_path, port)
+    address = f"127.0.0.1:{port}/outage"
+    dashboard = None
+    try:
+        trials = MongoTrials(f"mongo://{address}/jobs", exp_key="outage")
+        from .test_mongo import queue_placeholder_jobs
+
+        queue_placeholder_jobs(trials, 2)
+        dashboard, url = start_dashboard(f"--mongo={address}", "--refresh=0.2")
+        assert wait_until(lambda: get_json(url)["progress"]["queued"] == 2)
+        stop_process(server)
+        down = wait_until(lambda: (lambda d: d if not d["health"]["ok"] else None)(get_json(url)), timeout=60)
+        assert down["health"]["message"] and down["health"]["down_since"]
+        assert down["progress"]["queued"] == 2  # what was read before is still shown
+        server = start_ferretdb(tmp_path, port)
+        queue_placeholder_jobs(MongoTrials(f"mongo://{address}/jobs", exp_key="outage"), 1)
+        back = wait_until(lambda: (lambda d: d if d["health"]["ok"] and d["progress"]["queued"] == 3 else None)(
+            get_json(url)), timeout=60)
+        assert back["health"]["last_ok"] > down["health"]["down_since"]
+    finally:
+        if dashboard is not None:
+            stop_dashboard(dashboard)
+        stop_process(server)
+
+
+def test_a_password_in_the_address_is_never_shown(auth_server):  # noqa: F811
+    address = f"{USER}:{PASSWORD}@{auth_server}/dash_auth?authSource=admin"
+    trials = MongoTrials(f"mongo://{address.replace('?', '/jobs?')}", exp_key="secret")
+    from .test_mongo import queue_placeholder_jobs
+
+    queue_placeholder_jobs(trials, 1)
+    dashboard, url = start_dashboard(f"--mongo={address}", "--refresh=0.2")
+    try:
+        data = get_json(url)
+        with urllib.request.urlopen(url, timeout=30) as page:
+            html = page.read().decode()
+        assert data["progress"]["queued"] == 1 and data["source"].startswith(f"mongo://{USER}:***@")
+        assert PASSWORD not in json.dumps(data) and PASSWORD not in html
+    finally:
+        output = stop_dashboard(dashboard)
+    assert PASSWORD not in output and f"{USER}:***@" in output
+
+
+def test_a_wrong_address_fails_at_once_with_what_to_do(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "sigopt_hyperopt.cli", "dashboard", "--port=0",
+                           f"--mongo=127.0.0.1:{free_port()}/nothing"], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
+    assert done.returncode == 2 and "No MongoDB server answered" in done.stderr, done.stderr
+    both = subprocess.run([sys.executable, "-m", "sigopt_hyperopt.cli", "report", str(tmp_path / "t.pkl"),
+                           "--mongo=127.0.0.1:1/x", "--html", str(tmp_path / "r.html")], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert both.returncode == 2 and "either a pickled Trials file or --mongo" in both.stderr

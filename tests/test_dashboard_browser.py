@@ -1,0 +1,132 @@
+"""The dashboard page in a real browser: Debian's headless Chromium driven by Selenium (chromedriver).
+
+Live: the page is opened before the search starts and watched while real workers finish trials.
+Export: `report --html` writes one file that opens from disk without a network. Both save the
+screenshots docs/dashboard.md shows.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hyperopt import Trials, fmin
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from sigopt_hyperopt import sigopt_suggest
+from sigopt_hyperopt.mongo import MongoTrials
+
+from .dashboard_search import SPACE, loss, slow_loss
+from .test_cli import run_cli
+from .test_dashboard import get_json, search_in_background, start_dashboard, stop_dashboard, wait_until
+from .test_mongo import start_workers
+from .test_worker import stop_all
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "docs" / "img"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def chromium() -> webdriver.Chrome:
+    """Debian's Chromium, headless, through Debian's chromedriver (nothing is downloaded)."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail("The browser tests need Debian's chromium and chromium-driver: apt-get install chromium "
+                    "chromium-driver (.ci/run does).")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2600",
+                     "--enable-unsafe-swiftshader", "--lang=en-US"):
+        options.add_argument(argument)
+    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+
+@pytest.fixture
+def browser():
+    driver = chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def text(driver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text
+
+
+def test_the_page_shows_progress_and_best_loss_change_as_trials_finish(mongo_db, browser):
+    workers = start_workers(mongo_db, 2, "--heartbeat-interval=0.3")
+    dashboard, url = start_dashboard(f"--mongo={mongo_db}", "--refresh=0.3", "--max-evals=12")
+    try:
+        browser.get(url)  # before the search starts: nothing is finished yet
+        wait_until(lambda: browser.execute_script("return window.dashStats.polls") >= 1)
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="browser")
+        thread, outcome = search_in_background(trials, slow_loss, SPACE, 12, 2)
+        seen: list[tuple[str, str]] = []
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            state = (text(browser, "count-done"), text(browser, "best-loss"))
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            if state[0] == "12":
+                break
+            time.sleep(0.2)
+        thread.join(timeout=60)
+        assert "error" not in outcome, outcome
+        done_counts = [int(done) for done, _ in seen]
+        assert done_counts == sorted(done_counts) and done_counts[-1] == 12 and len(set(done_counts)) >= 4, seen
+        bests = [best for _, best in seen]
+        assert len(set(bests)) >= 2, seen  # from "–" (nothing finished) to at least one loss
+        final = get_json(url)
+        assert float(bests[-1]) == pytest.approx(final["best"]["loss"], rel=1e-4)
+        assert text(browser, "best-trial").startswith(f"trial {final['best']['tid']},")
+        wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr[data-worker]")) == 2)
+        worker_ids = {row.get_attribute("data-worker") for row in browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr")}
+        assert {int(w.split(":")[1]) for w in worker_ids} == {w.pid for w in workers}
+        assert text(browser, "table-count") == "12 of 12 trials"
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#param-plots .js-plotly-plot")) == 4
+        stats = browser.execute_script("return window.dashStats")
+        print("page timings (ms):", stats)
+        assert stats["polls"] >= len(seen) and stats["lastUpdateMs"] is not None
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOTS / "dashboard.png"))
+    finally:
+        stop_all(workers)
+        stop_dashboard(dashboard)
+
+
+def test_the_html_export_opens_without_a_server_and_sorts_and_filters(tmp_path, browser):
+    trials = Trials()
+    fmin(loss, SPACE, algo=sigopt_suggest, max_evals=12, trials=trials, rstate=np.random.default_rng(1),
+         show_progressbar=False)
+    (tmp_path / "trials.pkl").write_bytes(pickle.dumps(trials))
+    out = tmp_path / "report.html"
+    done = run_cli("report", str(tmp_path / "trials.pkl"), "--space=tests.dashboard_search:SPACE", "--max-evals=12",
+                   "--html", str(out))
+    assert done.returncode == 0 and "wrote" in done.stdout, done.stderr
+    html = out.read_text()
+    assert "<script src=" not in html and "<link" not in html  # nothing is loaded from anywhere
+    assert html.count("<script>") == 3  # plotly.js, the data and the page's script, all inline
+
+    browser.get(out.as_uri())
+    wait_until(lambda: text(browser, "count-done") == "12")
+    losses = trials.losses()
+    assert float(text(browser, "best-loss")) == pytest.approx(min(losses), rel=1e-4)
+    assert text(browser, "table-count") == "12 of 12 trials"
+    browser.find_element(By.CSS_SELECTOR, "#trials th[data-key='loss']").click()  # ascending loss
+    first = browser.find_element(By.CSS_SELECTOR, "#trials tbody tr").get_attribute("data-tid")
+    assert int(first) == int(np.argmin(losses))
+    tanh = sum(1 for t in trials.trials if t["misc"]["vals"]["activation"][0] == 1)
+    browser.find_element(By.ID, "filter").send_keys("tanh")
+    assert text(browser, "table-count") == f"{tanh} of 12 trials"
+    browser.find_element(By.ID, "filter").clear()
+    browser.find_element(By.ID, "filter").send_keys(" ")  # an input event with an empty filter
+    assert "lr (log)" in text(browser, "param-plots") and "width (conditional: where active)" in text(browser, "param-plots")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "dashboard-report.png"))
