@@ -71,8 +71,9 @@ def run(code: Path, label: str, server: str, evals: int, timeout: float, backend
         driver = subprocess.Popen([python, "-m", "benchmarks.scale_driver", mongo_db, str(evals), str(timeout), str(out)],
                                   cwd=code, env=env)
         server_cpu: dict[int, float] = {}
-        try:
-            while driver.poll() is None:
+        deadline = time.time() + timeout + 60  # fmin's timeout, then time to stop: a driver still
+        try:                                   # busy after that is stopped and read from the store
+            while driver.poll() is None and time.time() < deadline:
                 sample: dict[str, Any] = {"t": time.time()}
                 stats = process_stats(driver.pid)
                 if stats:
@@ -89,13 +90,29 @@ def run(code: Path, label: str, server: str, evals: int, timeout: float, backend
                 samples.append(sample)
                 time.sleep(0.5)
         finally:
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait()
             for worker in workers:
                 worker.terminate()
             for worker in workers:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.wait(timeout=30)
-        result = json.loads(out.read_text()) if out.exists() else {"finished": [], "started": samples[0]["t"]}
+        result = json.loads(out.read_text()) if out.exists() else finished_in_store(mongo_db, samples[0]["t"])
     return {"label": label, "backend": backend, "evals": evals, "samples": samples, **result}
+
+
+def finished_in_store(mongo_db: str, started: float) -> dict[str, Any]:
+    """Finish times read from the store itself, for a driver that had to be stopped."""
+    import datetime
+
+    import pymongo
+
+    address, name = mongo_db.split("/")
+    with pymongo.MongoClient(f"mongodb://{address}") as client:
+        times = [doc["refresh_time"].replace(tzinfo=datetime.timezone.utc).timestamp()
+                 for doc in client[name]["jobs"].find({"state": 2}, projection=["refresh_time"])]
+    return {"started": started, "ended": time.time(), "finished": sorted(times), "stopped": True}
 
 
 def at(samples: list[dict[str, Any]], moment: float, key: str) -> float | None:
@@ -129,7 +146,8 @@ def section() -> str:
     for run_ in data["runs"]:
         rows = windows(run_)
         got = len(run_["finished"])
-        lines += [f"**{run_['label']}, FerretDB on {run_.get('backend', 'sqlite')}** ({got} of {run_['evals']} trials finished, "
+        stopped = " (its driver did not stop within a minute of fmin's timeout and was killed)" if run_.get("stopped") else ""
+        lines += [f"**{run_['label']}, FerretDB on {run_.get('backend', 'sqlite')}**{stopped} ({got} of {run_['evals']} trials finished, "
                   f"{run_.get('ended', run_['started']) - run_['started']:.0f} s):", "",
                   "| trials | trials/s | driver CPU (s) | server CPU (s) | workers' CPU (s) | driver RSS (MB) | largest worker RSS (MB) |",
                   "|---|---|---|---|---|---|---|"]

@@ -52,6 +52,8 @@ class TrialsView:
     """Documents were added, deleted or turned ERROR: hyperopt's lists must be rebuilt."""
     replaced: list[Any] = field(default_factory=list)
     """Documents replaced in place since hyperopt's lists were last updated."""
+    appended: list[Any] = field(default_factory=list)
+    """Documents added after all others (the driver's own inserts) since the lists were last updated."""
 
     def put(self, doc: dict) -> None:
         old = self.docs.get(doc["_id"])
@@ -63,8 +65,10 @@ class TrialsView:
                 self.layout_changed = True
             else:
                 self.replaced.append(doc["_id"])
+        elif self.docs and doc["_id"] < next(reversed(self.docs)):
+            self.layout_changed = True  # not in _id order: hyperopt's lists are rebuilt
         else:
-            self.layout_changed = True
+            self.appended.append(doc["_id"])
         self.docs[doc["_id"]] = doc
         self.counts[doc["state"]] += 1
         if doc["state"] in UNFINISHED:
@@ -232,8 +236,17 @@ class MongoTrials(mongoexp.MongoTrials):
                     doc = view.docs[job_id]
                     self._trials[i], self._specs[i] = doc, doc.get("spec")
                     self._results[i], self._miscs[i] = doc["result"], doc["misc"]
+            for job_id in view.appended:
+                doc = view.docs[job_id]
+                if doc["state"] != JOB_STATE_ERROR and job_id not in self._positions:
+                    self._positions[job_id] = len(self._trials)
+                    self._trials.append(doc)
+                    self._specs.append(doc.get("spec"))
+                    self._results.append(doc["result"])
+                    self._miscs.append(doc["misc"])
         view.layout_changed = False
         view.replaced.clear()
+        view.appended.clear()
 
     @survives_outages
     def _insert_trial_docs(self, docs: list[dict]) -> list[Any]:
