@@ -1,13 +1,22 @@
-"""The embedded engine: parallel suggestions, determinism, and the caller's random state."""
+"""The embedded engine: parallel suggestions, determinism (also across a restart), the caller's random
+state, and model-phase points in hyperopt's support."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from hyperopt import hp
+from hypothesis import HealthCheck, given, settings
+from hyperopt import hp, space_eval
+from hyperopt.base import Domain
+from hyperopt.pyll_utils import expr_to_config
 
 from sigopt_hyperopt.embedded import EmbeddedEngine
 from sigopt_hyperopt.engine import Observation
 from sigopt_hyperopt.space import translate
+
+from .spaces import spaces
+from .test_space import _check_in_support, _hyperopt_is_active
 
 BRANIN_SPACE = {"x": hp.uniform("x", -5, 10), "y": hp.uniform("y", 0, 15)}
 
@@ -79,3 +88,81 @@ def test_a_small_discrete_space_still_gets_as_many_points_as_asked():
     ]
     engine.sync(observations)
     assert len(engine.suggest(6, [], seed=2)) == 6
+
+
+# -- reuse of the GP hyperparameters, restarts, and the model phase on every kind of space ------------
+
+def branin_observations(count: int, seed: int = 3) -> list[Observation]:
+    rng = np.random.default_rng(seed)
+    points = [{"x": float(rng.uniform(-5, 10)), "y": float(rng.uniform(0, 15))} for _ in range(count)]
+    return [Observation(key=key, assignments=p, value=branin(**p)) for key, p in enumerate(points)]
+
+
+def test_a_driver_that_reused_hyperparameters_and_a_restarted_one_suggest_the_same_points():
+    observations = branin_observations(34)
+    running = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    for count in range(26, 35):  # a search going on: one more result per call
+        running.sync(observations[:count])
+        last = running.suggest(2, [observations[0].assignments], seed=count)
+    fits = running._hyperparameters.fits_computed
+    assert fits < 9, "the running engine refitted at every call: nothing was reused"
+
+    restarted = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    restarted.sync(observations)
+    assert restarted.suggest(2, [observations[0].assignments], seed=34) == last
+    assert restarted._hyperparameters.fits_computed == 1
+
+
+def test_the_order_the_results_come_in_does_not_change_the_suggestions():
+    observations = branin_observations(30)
+    forward = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    forward.sync(observations)
+    shuffled = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    shuffled.sync(list(reversed(observations)))
+    assert forward.suggest(3, [], seed=4) == shuffled.suggest(3, [], seed=4)
+
+
+def test_a_call_that_fits_and_one_that_reuses_both_leave_numpy_state_alone():
+    engine = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    engine.sync(branin_observations(40))
+    np.random.seed(99)
+    expected = np.random.random(3)
+    np.random.seed(99)
+    engine.suggest(1, [], seed=1)  # fits
+    engine.suggest(1, [], seed=2)  # reuses
+    assert engine._hyperparameters.fits_computed == 1
+    assert (np.random.random(3) == expected).all()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(space=spaces)
+def test_model_phase_points_on_random_spaces_are_in_hyperopt_support(space):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        translated = translate(space)
+    domain = Domain(lambda _: 0.0, space)
+    config: dict = {}
+    expr_to_config(domain.expr, None, config)
+    engine = EmbeddedEngine.for_space(translated)
+    rng = np.random.default_rng(len(repr(space)))
+    observations: list[Observation] = []
+    while engine._in_initialization_phase() or len(observations) < 6:
+        for s in engine.suggest(4, [], seed=len(observations)):
+            observations.append(Observation(key=len(observations), assignments=s.assignments, value=float(rng.normal())))
+        engine.sync(observations)
+    assert not engine._in_initialization_phase()
+
+    for tid, suggestion in enumerate(engine.suggest(4, [observations[-1].assignments], seed=7), start=len(observations)):
+        idxs, vals = translated.to_idxs_vals(suggestion.assignments, tid)
+        assert set(vals) == set(domain.params)
+        chosen = {label: v[0] for label, v in vals.items() if v}
+        for label, info in config.items():
+            active = _hyperopt_is_active(info["conditions"], chosen)
+            assert bool(vals[label]) == active, (label, suggestion.assignments)
+            if active:
+                node = info["node"]
+                if node.name == "randint" and label in {l for l in config if translated[l].is_choice}:
+                    assert 0 <= vals[label][0] < len(translated[label].categories)
+                else:
+                    _check_in_support(node, vals[label][0])
+        space_eval(space, chosen)
