@@ -12,7 +12,7 @@ back to categorical/integer points, and replaces only the search:
    the model has learned something);
 2. polish the best few with a short Adam ascent (step sizes relative to each dimension's width);
 3. for several points, add the chosen point as a constant-liar observation and score the same
-   candidates again (the candidates are drawn once per call).
+   candidates again (they are drawn once per call).
 
 All randomness comes from numpy's global generator, which the engine seeds per call.
 """
@@ -72,8 +72,12 @@ def _candidates(domain, acquisition_function, budget: SearchBudget) -> np.ndarra
     return np.concatenate(pieces, axis=0)
 
 
-def _best_point(domain, acquisition_function, candidates: np.ndarray, budget: SearchBudget) -> np.ndarray:
-    scores = np.nan_to_num(acquisition_function.evaluate_at_point_list(candidates), nan=-np.inf)
+def _scores(acquisition_function, points: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(acquisition_function.evaluate_at_point_list(points), nan=-np.inf)
+
+
+def _polished(domain, acquisition_function, candidates: np.ndarray, scores: np.ndarray,
+              budget: SearchBudget) -> np.ndarray:
     top = np.argsort(-scores, kind="stable")[: budget.polish_starts]
     if not acquisition_function.differentiable or budget.polish_steps <= 1:
         return candidates[top[0]]
@@ -90,7 +94,9 @@ def maximize_with_constant_liar(domain, acquisition_function, count: int,
     candidates = _candidates(domain, af, budget)
     chosen = []
     for _ in range(count):
-        point = _best_point(domain, af, candidates, budget)
+        # Every candidate is rescored: a lie next to good results can raise EI far from it (the GP
+        # rings between the lie and its neighbours), so no candidate can be skipped safely.
+        point = _polished(domain, af, candidates, _scores(af, candidates), budget)
         chosen.append(point)
         if len(chosen) < count:
             af.append_lie_locations(np.atleast_2d(point))
