@@ -140,6 +140,16 @@ def latency_section(path: Path = LATENCY) -> str:
     return "\n".join(lines)
 
 
+def write_acquisition_section() -> None:
+    from .acquisition import section
+
+    text = DOC.read_text() if DOC.exists() else HEADER
+    text = replace_section(text, "acquisition", "## Expected improvement: batched search against libsigopt's\n\n"
+                           "Command: `uv run --group bench python -m benchmarks.acquisition`.\n\n" + _stamp()
+                           + "\n\n" + section())
+    DOC.write_text(text)
+
+
 def latency_heading() -> str:
     return ("## Suggestion latency\n\nCommand: `uv run --group bench python -m benchmarks.latency --baseline "
             "../engine-speed-before` (a `git worktree add` of 41bc35d, the code before issue 10).\n\n")
