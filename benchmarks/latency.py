@@ -6,7 +6,9 @@ Observations are random points of Branin (2-D) and Hartmann6 (6-D) with their tr
 model fit is realistic.  For each case a fresh engine learns the observations; its first call is
 *cold* (it fits the GP hyperparameters, as a restarted driver or a call at a refit point does) and
 the median of the next ``--repeats`` calls is *warm* (the hyperparameters are reused, as in a
-running driver).  With ``--baseline PATH`` (``git worktree add PATH <old commit>``) the same cases run
+running driver).  Then whole searches: a sequential 40-evaluation ``fmin`` on each test function
+(its objective costs microseconds), whose wall time per evaluation is the engine's cost as a user
+sees it, refits included.  With ``--baseline PATH`` (``git worktree add PATH <old commit>``) the same cases run
 on the old code too, interleaved case by case in a second process, so both columns share the
 machine's load (see benchmarks/checkout.py).
 
@@ -64,6 +66,10 @@ CASES = (
 )
 
 
+SEARCH_PROBLEMS = ("branin", "hartmann6")
+SEARCH_EVALS = 40
+
+
 def random_points(problem, count: int, rng: np.random.Generator) -> list[dict[str, float]]:
     return [{d.name: float(rng.uniform(d.low, d.high)) for d in problem.dimensions} for _ in range(count)]
 
@@ -89,11 +95,25 @@ def measure(problem_name: str, observations: int, asked: int, pending: int, call
     return {"times": times, "model": model}
 
 
+def measure_search(problem_name: str, evals: int, seed: int) -> dict:
+    """Wall seconds of a whole sequential ``fmin`` with ``sigopt_suggest`` (objective: the cheap test function)."""
+    from hyperopt import Trials, fmin
+
+    from sigopt_hyperopt import sigopt_suggest
+
+    problem = PROBLEMS[problem_name]
+    started = time.perf_counter()
+    fmin(problem.objective, problem.hyperopt_space(), algo=sigopt_suggest, max_evals=evals, trials=Trials(),
+         rstate=np.random.default_rng(seed), show_progressbar=False)
+    return {"times": [time.perf_counter() - started], "model": "search"}
+
+
 def serve() -> None:
     """Answer measurement requests, one JSON object per line, until stdin closes."""
     for line in sys.stdin:
         request = json.loads(line)
-        print(json.dumps(measure(**request)), flush=True)
+        kind = request.pop("kind", "call")
+        print(json.dumps(measure_search(**request) if kind == "search" else measure(**request)), flush=True)
 
 
 class Side:
@@ -108,15 +128,20 @@ class Side:
         stack.callback(self.close)
 
     def measure(self, case: Case, calls: int) -> dict:
-        request = {"problem_name": case.problem, "observations": case.observations, "asked": case.asked,
-                   "pending": case.pending, "calls": calls}
+        return self.request({"problem_name": case.problem, "observations": case.observations, "asked": case.asked,
+                             "pending": case.pending, "calls": calls})
+
+    def search(self, problem: str, evals: int, seed: int) -> float:
+        return self.request({"kind": "search", "problem_name": problem, "evals": evals, "seed": seed})["times"][0]
+
+    def request(self, request: dict) -> dict:
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         answer = self.process.stdout.readline()
         if not answer:
             from .errors import BenchmarkError
 
-            raise BenchmarkError(f"the measuring process died on {case}")
+            raise BenchmarkError(f"the measuring process died on {request}")
         return json.loads(answer)
 
     def close(self) -> None:
@@ -130,6 +155,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="checkout of the old code, measured in the same run")
     parser.add_argument("--baseline-repeats", type=int, default=1,
                         help="calls after the first for the baseline (it refits at every call: all alike)")
+    parser.add_argument("--search-seeds", type=int, default=3, help="whole 40-evaluation searches per problem")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -148,10 +174,18 @@ def main() -> None:
                 row["before_seconds"] = statistics.median(old["times"])
                 row["before_times"] = old["times"]
             rows.append(row)
+        searches = []
+        for problem in tqdm(SEARCH_PROBLEMS, desc="whole searches"):
+            for seed in range(args.search_seeds):
+                entry = {"problem": problem, "evals": SEARCH_EVALS, "seed": seed,
+                         "after_seconds": after.search(problem, SEARCH_EVALS, seed)}
+                if before is not None:
+                    entry["before_seconds"] = before.search(problem, SEARCH_EVALS, seed)
+                searches.append(entry)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"repeats": args.repeats, "baseline_repeats": args.baseline_repeats,
-                                   "baseline": str(args.baseline) if args.baseline else None, "rows": rows},
-                                  indent=1))
+                                   "baseline": str(args.baseline) if args.baseline else None, "rows": rows,
+                                   "searches": searches}, indent=1))
     from .speed_report import write_speed_report
 
     write_speed_report()

@@ -112,6 +112,7 @@ def run_baseline(problem_name: str, seed: int, evals: int, path: Path, baseline:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="add seeds to an earlier run without redoing it")
     parser.add_argument("--evals", type=int, default=80)
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2: this machine's cores)")
     parser.add_argument("--problems", nargs="*", default=list(PROBLEMS))
@@ -128,9 +129,10 @@ def main() -> None:
         run_one((problem, algorithm, int(seed), int(evals), str(args.results), None))
         return
     baseline = str(args.baseline.resolve()) if args.baseline else None
-    # Slowest first, so the pool does not end on one long run.
+    # Seed by seed, algorithms side by side: the two runs in flight share the machine's load, so
+    # before/after (and peer) wall times stay comparable on a machine others are using too.
     tasks = [(p, a, s, args.evals, str(args.results), baseline)
-             for a in args.algorithms for p in args.problems for s in range(args.seeds)]
+             for s in range(args.first_seed, args.first_seed + args.seeds) for p in args.problems for a in args.algorithms]
     with Pool(args.jobs, maxtasksperchild=1) as pool:
         for _ in tqdm(pool.imap_unordered(run_one, tasks), total=len(tasks), desc="quality runs"):
             pass
