@@ -336,12 +336,13 @@ NOTES = """Reading the tables (numbers from runs on this machine, 2026-11-24):
   every job (`hyperopt-mongo-worker` evaluates each job in a fresh subprocess unless told
   `--no-subprocesses`), which imports hyperopt and numpy again each time on these 2 cores. On FerretDB its `findAndModify` reservation is also not atomic (see distributed.md):
   nothing here counts double evaluations, so its rows measure time only.
-- **sigopt_suggest feeding a pool**: the embedded engine makes about 2 points a second on this
-  machine whatever the batch (one model fit per call, one acquisition optimization per point), so a
-  pool of N workers stays busy when the objective takes at least about N / 2 seconds: 4 s for 8
-  workers, 8 s for 16, as measured. Below that, the driver's suggestions are the bottleneck, not
-  the machinery (compare the `rand.suggest` rows). The GP cost grows with the number of
-  observations (see *Suggestion latency*), so long searches need somewhat longer objectives.
+- **sigopt_suggest feeding a pool**: these rows were measured before issue 10, when the embedded
+  engine made about 2 points a second, so a pool of N workers stayed busy only from objectives of
+  about N / 2 seconds (4 s for 8 workers, 8 s for 16). The engine now makes about 30 points a second
+  at 100 observations when warm (*Suggestion latency*); the plans now start at 0.25 s (8 workers)
+  and 0.5 s (16). A re-run on 2026-12-02 did not complete: with the machine loaded by other jobs, 16
+  fresh workers did not register within the benchmark's 120 s, so the rows above are still the old
+  ones.
 """
 
 
