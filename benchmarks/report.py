@@ -128,43 +128,6 @@ def _seconds(problem: str) -> dict[str, float]:
     return {a: float(np.median(s)) for a, s in by_algorithm.items()}
 
 
-def latency_section() -> str:
-    path = RESULTS / "latency.json"
-    if not path.exists():
-        return "No latency results yet: run `uv run --group bench python -m benchmarks.latency`."
-    data = json.loads(path.read_text())
-    rows = data["rows"]
-    cases = list(dict.fromkeys(r["case"] for r in rows))
-    lines = [f"Median seconds per `suggest` call of the embedded engine ({data['repeats']} repeats each).", "",
-             "| problem | observations | " + " | ".join(cases) + " |", "|---|---|" + "---|" * len(cases)]
-    table = {(r["problem"], r["observations"], r["case"]): r["median_seconds"] for r in rows}
-    for problem, count in dict.fromkeys((r["problem"], r["observations"]) for r in rows):
-        lines.append(f"| {problem} | {count} | " + " | ".join(f"{table[(problem, count, c)]:.2f}" for c in cases) + " |")
-    at_100 = {p: table[(p, 100, "1 point")] for p, c in dict.fromkeys((r["problem"], r["observations"]) for r in rows) if c == 100}
-    lines += ["", "**Target** (median ≤ 1 s per suggestion at 100 observations): " +
-              "; ".join(f"{p} {s:.2f} s ({'met' if s <= 1 else 'NOT met'})" for p, s in at_100.items())]
-    return "\n".join(lines) + "\n\n" + LATENCY_NOTES
-
-
-LATENCY_NOTES = """Reading the table:
-
-- Until more than max(2·dimension, 4) observations have succeeded, SigOpt suggests quasi-random
-  points, which costs next to nothing (Hartmann6 at 10 observations).
-- Where the time goes, from `cProfile` of one 1-point call on a 6-D space with 100 observations
-  (1.24 s): 0.40 s fitting the Gaussian process's hyperparameters (libsigopt's
-  `GpHyperOptMultimetricView`, ten multi-start optimizations of the marginal likelihood) and 0.84 s
-  maximizing expected improvement (libsigopt's evolution strategy followed by multi-start gradient
-  ascent: about 350 batched posterior evaluations). Both are libsigopt's own budgets; limiting BLAS
-  to one thread changed nothing (1.27 s vs 1.23 s), so the cost is Python-level work, not linear
-  algebra on 100 points.
-- Asking for 8 points at once costs about 5× one point (constant liar: one acquisition
-  optimization per point, one model fit for all), not 8×. Pending points cost almost nothing.
-- The cost grows with observations (GP fits are cubic in their number); beyond 600 observations
-  SigOpt switches to its Parzen estimator. For objectives that take seconds or more per evaluation
-  the suggestion cost is small next to the evaluation; for very cheap objectives it dominates.
-"""
-
-
 HEADER = """# Benchmarks
 
 Measured, not assumed. Every table and plot below is written by the commands named in its section
@@ -183,8 +146,9 @@ def write_report() -> None:
     stamp = f"Machine: {machine()}. Written {datetime.date.today().isoformat()}."
     text = replace_section(text, "quality", "## Search quality\n\nCommand: `uv run --group bench python -m benchmarks.quality` "
                            "(its defaults: 5 seeds, 80 evaluations, all five algorithms, two runs at a time).\n\n" + stamp + "\n\n" + quality_section())
-    text = replace_section(text, "latency", "## Suggestion latency\n\nCommand: `uv run --group bench python -m benchmarks.latency`.\n\n"
-                           + stamp + "\n\n" + latency_section())
+    from .speed_report import latency_heading, latency_section
+
+    text = replace_section(text, "latency", latency_heading() + stamp + "\n\n" + latency_section())
     from .distributed import section as distributed_section
 
     text = replace_section(text, "distributed", "## Distributed searches\n\nCommand: `uv run --group bench python -m "

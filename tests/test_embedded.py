@@ -1,13 +1,20 @@
-"""The embedded engine: parallel suggestions, determinism, and the caller's random state."""
+"""The embedded engine: parallel suggestions, determinism (also across a restart), the caller's random
+state, and model-phase points in hyperopt's support."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from hypothesis import HealthCheck, given, settings
 from hyperopt import hp
 
 from sigopt_hyperopt.embedded import EmbeddedEngine
 from sigopt_hyperopt.engine import Observation
 from sigopt_hyperopt.space import translate
+
+from .hyperopt_support import assert_points_in_support
+from .spaces import spaces
 
 BRANIN_SPACE = {"x": hp.uniform("x", -5, 10), "y": hp.uniform("y", 0, 15)}
 
@@ -79,3 +86,68 @@ def test_a_small_discrete_space_still_gets_as_many_points_as_asked():
     ]
     engine.sync(observations)
     assert len(engine.suggest(6, [], seed=2)) == 6
+
+
+# -- reuse of the GP hyperparameters, restarts, and the model phase on every kind of space ------------
+
+def branin_observations(count: int, seed: int = 3) -> list[Observation]:
+    rng = np.random.default_rng(seed)
+    points = [{"x": float(rng.uniform(-5, 10)), "y": float(rng.uniform(0, 15))} for _ in range(count)]
+    return [Observation(key=key, assignments=p, value=branin(**p)) for key, p in enumerate(points)]
+
+
+def test_a_driver_that_reused_hyperparameters_and_a_restarted_one_suggest_the_same_points():
+    observations = branin_observations(34)
+    running = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    for count in range(26, 35):  # a search going on: one more result per call
+        running.sync(observations[:count])
+        last = running.suggest(2, [observations[0].assignments], seed=count)
+    fits = running._hyperparameters.fits_computed
+    assert fits < 9, "the running engine refitted at every call: nothing was reused"
+
+    restarted = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    restarted.sync(observations)
+    assert restarted.suggest(2, [observations[0].assignments], seed=34) == last
+    assert restarted._hyperparameters.fits_computed == 1
+
+
+def test_the_order_the_results_come_in_does_not_change_the_suggestions():
+    observations = branin_observations(30)
+    forward = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    forward.sync(observations)
+    shuffled = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    shuffled.sync(list(reversed(observations)))
+    assert forward.suggest(3, [], seed=4) == shuffled.suggest(3, [], seed=4)
+
+
+def test_a_call_that_fits_and_one_that_reuses_both_leave_numpy_state_alone():
+    engine = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    engine.sync(branin_observations(40))
+    np.random.seed(99)
+    expected = np.random.random(3)
+    np.random.seed(99)
+    engine.suggest(1, [], seed=1)  # fits
+    engine.suggest(1, [], seed=2)  # reuses
+    assert engine._hyperparameters.fits_computed == 1
+    assert (np.random.random(3) == expected).all()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(space=spaces)
+def test_model_phase_points_on_random_spaces_are_in_hyperopt_support(space):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        translated = translate(space)
+    engine = EmbeddedEngine.for_space(translated)
+    rng = np.random.default_rng(len(repr(space)))
+    observations: list[Observation] = []
+    while engine._in_initialization_phase() or len(observations) < 6:
+        for s in engine.suggest(4, [], seed=len(observations)):
+            observations.append(Observation(key=len(observations), assignments=s.assignments, value=float(rng.normal())))
+        engine.sync(observations)
+    assert not engine._in_initialization_phase()
+
+    suggestions = engine.suggest(4, [observations[-1].assignments], seed=7)
+    # The exact round trip is the space translator's property (tests/test_space.py); here the support.
+    assert_points_in_support(space, translated, [s.assignments for s in suggestions], first_tid=len(observations),
+                             round_trip=False)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import itertools
-import math
 import warnings
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hyperopt import hp, space_eval
-from hyperopt.base import Domain
-from hyperopt.pyll_utils import expr_to_config
 
 from sigopt_hyperopt import UnsupportedSpaceError, translate
 from sigopt_hyperopt.embedded import EmbeddedEngine
 from sigopt_hyperopt.space import MAX_GRID_SIZE, NORMAL_BOUND_SIGMAS
 
+from .hyperopt_support import assert_points_in_support
 from .spaces import EVERY_KIND, spaces
 
 
@@ -127,57 +125,15 @@ def test_values_from_other_sources_are_moved_to_the_nearest_value_sigopt_accepts
     assert "svm_C" not in assignments and "tree_depth" not in assignments
 
 
-def _hyperopt_is_active(conditions, choices) -> bool:
-    """hyperopt's own activity rule (from expr_to_config), as an independent oracle."""
-    return any(all(choices.get(c.name) == c.val for c in conjunction) for conjunction in conditions)
-
-
-def _check_in_support(node, value) -> None:
-    args = {k: v.obj for k, v in node.arg.items() if hasattr(v, "obj")}
-    name = node.name
-    if name in ("uniform", "quniform"):
-        assert args["low"] - 1e-9 <= value <= args["high"] + 1e-9
-    if name in ("loguniform", "qloguniform"):
-        assert math.exp(args["low"]) * (1 - 1e-9) <= value <= math.exp(args["high"]) * (1 + 1e-9)
-    if name in ("lognormal", "qlognormal"):
-        assert value > 0
-    if name.startswith("q"):
-        assert abs(value / args["q"] - round(value / args["q"])) < 1e-6
-        assert isinstance(value, float)
-    if name == "randint":
-        low, high = (0, args["low"]) if args.get("high") is None else (args["low"], args["high"])
-        assert isinstance(value, int) and low <= value < high
-    if name == "categorical":
-        assert isinstance(value, int)
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(space=spaces)
 def test_random_spaces_translate_and_sigopt_points_are_valid_hyperopt_trials(space):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         translated = translate(space)
-    domain = Domain(lambda _: 0.0, space)
-    config: dict = {}
-    expr_to_config(domain.expr, None, config)
     engine = EmbeddedEngine.for_space(translated)
-    for tid, suggestion in enumerate(engine.suggest(8, [], seed=tid_seed(space))):
-        idxs, vals = translated.to_idxs_vals(suggestion.assignments, tid)
-        assert set(vals) == set(domain.params)
-        chosen = {label: v[0] for label, v in vals.items() if v}
-        for label, info in config.items():
-            active = _hyperopt_is_active(info["conditions"], chosen)
-            assert bool(vals[label]) == active, (label, suggestion.assignments)
-            assert idxs[label] == ([tid] if active else [])
-            if active:
-                node = info["node"]
-                if node.name == "randint" and label in {l for l in config if translated[l].is_choice}:
-                    assert 0 <= vals[label][0] < len(translated[label].categories)
-                else:
-                    _check_in_support(node, vals[label][0])
-        space_eval(space, chosen)  # hyperopt accepts the point
-        # and the way back gives SigOpt the same point
-        assert translated.to_hyperopt(translated.to_sigopt(vals)) == chosen
+    suggestions = engine.suggest(8, [], seed=tid_seed(space))
+    assert_points_in_support(space, translated, [s.assignments for s in suggestions], first_tid=0)
 
 
 def tid_seed(space) -> int:
