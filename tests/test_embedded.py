@@ -97,9 +97,9 @@ def branin_observations(count: int, seed: int = 3) -> list[Observation]:
 
 
 def test_a_driver_that_reused_hyperparameters_and_a_restarted_one_suggest_the_same_points():
-    observations = branin_observations(34)
+    observations = branin_observations(54)
     running = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
-    for count in range(26, 35):  # a search going on: one more result per call
+    for count in range(46, 55):  # a search going on (past the refit-every-call phase): one more result per call
         running.sync(observations[:count])
         last = running.suggest(2, [observations[0].assignments], seed=count)
     fits = running._hyperparameters.fits_computed
@@ -107,7 +107,7 @@ def test_a_driver_that_reused_hyperparameters_and_a_restarted_one_suggest_the_sa
 
     restarted = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
     restarted.sync(observations)
-    assert restarted.suggest(2, [observations[0].assignments], seed=34) == last
+    assert restarted.suggest(2, [observations[0].assignments], seed=54) == last
     assert restarted._hyperparameters.fits_computed == 1
 
 
