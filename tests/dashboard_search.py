@@ -26,5 +26,5 @@ def loss(params: dict) -> float:
 
 def slow_loss(params: dict) -> float:
     """Slow enough that a page sees trials run and finish one after another."""
-    time.sleep(1.5)
+    time.sleep(2.5)
     return loss(params)

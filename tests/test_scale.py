@@ -17,6 +17,7 @@ from hyperopt import STATUS_OK, fmin, rand
 from hyperopt.base import JOB_STATE_DONE
 
 from sigopt_hyperopt.mongo import MongoTrials, SearchBusyError
+from sigopt_hyperopt.mongo.lease import DRIVERS_COLLECTION
 
 from .objectives import quadratic
 from .scale_driver import LEASE_SECONDS, SPACE
@@ -85,29 +86,44 @@ def test_a_worker_unpickles_a_searchs_domain_once(mongo_db):
     assert output.count("loaded the domain of search 'domain'") == 1, output
 
 
-def test_a_second_driver_is_refused_and_takes_over_once_the_first_ones_lease_expired(mongo_db):
+def start_driver(mongo_db, max_evals):
     env = {**{k: v for k, v in os.environ.items() if k != "SIGOPT_API_TOKEN"}, "PYTHONPATH": str(ROOT)}
-    workers = start_workers(mongo_db, 2, "--exp-key=lease")
-    first = subprocess.Popen([sys.executable, "-m", "tests.scale_driver", mongo_db, "lease", "12"], cwd=ROOT, env=env)
-    try:
-        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="lease", lease_seconds=LEASE_SECONDS)
-        deadline = time.monotonic() + 60
-        while not trials.all_trial_docs():
-            assert time.monotonic() < deadline and first.poll() is None, "the first driver queued nothing"
-            time.sleep(0.1)
-        with pytest.raises(SearchBusyError, match=f"pid {first.pid}"):
-            drive_in_process(mongo_db, "lease", 12)
+    driver = subprocess.Popen([sys.executable, "-m", "tests.scale_driver", mongo_db, "lease", str(max_evals)],
+                              cwd=ROOT, env=env)
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="lease")
+    deadline = time.monotonic() + 60
+    while len(trials.all_trial_docs()) < max_evals - 10:  # it has queued its first jobs
+        assert time.monotonic() < deadline and driver.poll() is None, "the driver queued nothing"
+        time.sleep(0.1)
+    return driver
 
-        first.send_signal(signal.SIGKILL)  # dies without releasing its lease
-        first.wait()
-        with pytest.raises(SearchBusyError):  # still within its lease
+
+def test_a_second_driver_is_refused_and_a_dead_ones_search_is_taken_over(mongo_db):
+    workers = start_workers(mongo_db, 2, "--exp-key=lease")
+    drivers = []
+    try:
+        drivers.append(start_driver(mongo_db, 11))
+        with pytest.raises(SearchBusyError, match=f"pid {drivers[0].pid}"):
             drive_in_process(mongo_db, "lease", 12)
+        drivers[0].send_signal(signal.SIGKILL)  # dies without releasing its lease
+        drivers[0].wait()
+        drive_in_process(mongo_db, "lease", 12)  # same machine, its process gone: taken over at once
+
+        drivers.append(start_driver(mongo_db, 23))
+        drivers[1].send_signal(signal.SIGKILL)
+        drivers[1].wait()
+        # As if it had run on another machine: nobody here can tell it is dead until its lease expires.
+        db = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="lease").handle.db
+        db[DRIVERS_COLLECTION].update_one({"_id": "jobs/lease"}, {"$set": {"host": "another-machine"}})
+        with pytest.raises(SearchBusyError, match="another-machine"):
+            drive_in_process(mongo_db, "lease", 24)
         time.sleep(LEASE_SECONDS + 0.5)
-        resumed = drive_in_process(mongo_db, "lease", 12)
+        resumed = drive_in_process(mongo_db, "lease", 24)
     finally:
-        if first.poll() is None:
-            first.kill()
+        for driver in drivers:
+            if driver.poll() is None:
+                driver.kill()
         stop_workers(workers)
     docs = resumed.all_trial_docs()
     assert sorted(d["tid"] for d in docs) == list(range(len(docs)))  # one counter, no tid twice
-    assert len([d for d in docs if d["state"] == JOB_STATE_DONE]) >= 12
+    assert len([d for d in docs if d["state"] == JOB_STATE_DONE]) >= 24

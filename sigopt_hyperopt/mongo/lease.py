@@ -4,7 +4,8 @@ Two drivers on one ``exp_key`` corrupt each other (each refills the queue, orpha
 trial-id counter), so ``MongoTrials.fmin`` takes the search's lease first: a document whose ``_id``
 names the job collection and the ``exp_key``, holding the driver's host, pid and an expiry (the
 database server's time).  A second driver is refused at once, told which driver holds the search.
-A driver that died stops renewing: once its lease expired, the next driver takes the search over.
+A driver that died stops renewing: once its lease expired, the next driver takes the search over
+(at once, when the dead driver ran on the same machine and its process is gone).
 Taking over is a unique-key insert on the lease's next generation, so two drivers taking over at
 the same moment cannot both win (the rule the job claims follow, see jobs.py).
 """
@@ -56,8 +57,9 @@ class DriverLease:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        try:
-            self._collection.delete_one({"_id": self.key, "holder": self.holder})
+        try:  # kept, expired, so the next driver's take-over claims a new generation
+            self._collection.update_one({"_id": self.key, "holder": self.holder},
+                                        {"$set": {"holder": None, "expires": self._jobs.now()}})
         except pymongo.errors.PyMongoError as error:  # it expires by itself
             logger.warning("could not release the lease of search %r: %s", self.exp_key, type(error).__name__)
 
@@ -74,7 +76,7 @@ class DriverLease:
                 current = self._collection.find_one({"_id": self.key}) or {}
         if current.get("holder") == self.holder:
             return
-        if current.get("expires") and current["expires"] > now:
+        if current.get("expires") and current["expires"] > now and not self._died_here(current):
             raise SearchBusyError(
                 f"Search {self.exp_key!r} is being run by another driver: host {current.get('host')}, pid "
                 f"{current.get('pid')} (its lease runs to {current['expires']:%H:%M:%S} UTC and is renewed while it "
@@ -90,6 +92,21 @@ class DriverLease:
         self._collection.replace_one({"_id": self.key}, {"generation": generation, **mine}, upsert=True)
         logger.warning("took search %r over from driver %s (host %s, pid %s), whose lease expired at %s",
                        self.exp_key, current.get("holder"), current.get("host"), current.get("pid"), current.get("expires"))
+
+    @staticmethod
+    def _died_here(lease: dict) -> bool:
+        """The holder ran on this machine and its process is gone: a driver restarted after a crash
+        takes its search over at once instead of waiting for the lease to expire.  (A reused pid
+        counts as alive: then the lease's expiry decides, the safe way.)"""
+        if lease.get("host") != socket.gethostname() or not isinstance(lease.get("pid"), int):
+            return False
+        try:
+            os.kill(lease["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
     def renew(self) -> None:
         expires = self._jobs.now() + datetime.timedelta(seconds=self.seconds)
