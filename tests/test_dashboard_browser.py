@@ -17,6 +17,7 @@ import pytest
 from hyperopt import Trials, fmin
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from sigopt_hyperopt import sigopt_suggest
@@ -57,6 +58,12 @@ def browser():
 
 
 def text(driver, element_id: str) -> str:
+    """The element's text; the page redraws while it is read, so an element replaced meanwhile is found again."""
+    for _ in range(20):
+        try:
+            return driver.find_element(By.ID, element_id).text
+        except StaleElementReferenceException:
+            time.sleep(0.05)
     return driver.find_element(By.ID, element_id).text
 
 

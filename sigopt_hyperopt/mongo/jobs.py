@@ -318,12 +318,16 @@ class MongoJobs(mongoexp.MongoJobs):
         for worker in list(self.db[WORKERS_COLLECTION].find({})):
             job_id = worker.get("job")
             if job_id is not None and (worker.get("beat") or now) < cutoff:
-                job = self.jobs.find_one({"_id": job_id, "state": JOB_STATE_RUNNING, "owner": worker["_id"],
-                                          "refresh_time": {"$lt": cutoff}})
-                if job is not None and (exp_key is None or job.get("exp_key") == exp_key):
+                job = self.jobs.find_one({"_id": job_id})
+                running_here = job is not None and job.get("state") == JOB_STATE_RUNNING and job.get("owner") == worker["_id"]
+                stale = running_here and job.get("refresh_time") is not None and job["refresh_time"] < cutoff
+                if stale and exp_key is not None and job.get("exp_key") != exp_key:
+                    continue  # another search's: its own workers (or any-search ones) recover it
+                if stale:
                     still_stale = {"state": JOB_STATE_RUNNING, "owner": worker["_id"], "refresh_time": {"$lt": cutoff}}
                     recovered += self._requeue(job, still_stale, max_requeues)
-                self.db[WORKERS_COLLECTION].update_one({"_id": worker["_id"], "job": job_id}, {"$set": {"job": None}})
+                if stale or not running_here:  # a job still beating on its own is looked at again later
+                    self.db[WORKERS_COLLECTION].update_one({"_id": worker["_id"], "job": job_id}, {"$set": {"job": None}})
             elif (worker.get("expires") or now) < now - FORGET_WORKERS_AFTER:
                 self.db[WORKERS_COLLECTION].delete_one({"_id": worker["_id"], "expires": worker.get("expires")})
         scope = {"exp_key": exp_key} if exp_key is not None else {}
