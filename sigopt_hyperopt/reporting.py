@@ -23,6 +23,7 @@ from hyperopt.base import (
 
 from .engine import Observation
 from .space import Assignments, TranslatedSpace
+from .worker_id import host_and_pid
 
 MISC_KEY = "sigopt"
 """Each trial's ``misc`` carries {"experiment", "suggestion", "assignments"} under this key."""
@@ -115,7 +116,7 @@ def evaluation_metadata(doc: dict) -> dict[str, Any]:
     owner = doc.get("owner")
     if isinstance(owner, (list, tuple)):
         owner = owner[0] if owner else None
-    host = str(owner).split(":", 1)[0] if owner else socket.gethostname()
+    host = host_and_pid(owner)[0] if owner else socket.gethostname()
     metadata: dict[str, Any] = {"worker_host": host}
     if owner:
         metadata["worker"] = str(owner)

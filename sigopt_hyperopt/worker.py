@@ -20,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import signal
-import socket
 import sys
 import threading
 import time
@@ -34,6 +32,7 @@ from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, spec_from_misc
 
 from .mongo import DatabaseError, MongoJobs, MongoTrials, parse_mongo_url
+from .worker_id import new_worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +79,7 @@ class Worker:
         self.address = parse_mongo_url(options.mongo)
         self.jobs = jobs if jobs is not None else MongoJobs.new_from_connection_str(options.mongo)
         self.jobs.outage_tolerance = options.outage_tolerance
-        # The random part keeps ids apart where host and pid repeat (containers whose worker is PID 1).
-        self.host_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.host_id = new_worker_id()
         self._stopping = threading.Event()
         self._evaluating = False
         self._next_requeue_scan = 0.0

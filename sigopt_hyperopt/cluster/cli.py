@@ -252,8 +252,11 @@ def _tunnel(args: argparse.Namespace) -> int:
 
 
 def _host_and_pid(owner: str) -> str:
-    """A worker names itself ``host:pid:random``; the cluster knows its workers by host and pid."""
-    return ":".join(owner.split(":")[:2])
+    """The cluster knows its workers by ``host:pid`` (see worker_id.py for the whole name)."""
+    from ..worker_id import host_and_pid
+
+    host, pid = host_and_pid(owner)
+    return f"{host}:{pid}" if pid is not None else owner
 
 
 def _store_counts(url: str | None) -> tuple[dict[str, dict[int, int]] | None, str]:

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from .axes import Axis, axes_from_space, category_label, guess_axes
 from .importance import METHOD, importances
 from .rows import STATES, epoch, trial_row
+from ..worker_id import host_and_pid
 from .source import Reading, Source
 
 logger = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ class DashboardState:
 
         def entry(worker_id: str) -> dict:
             if worker_id not in table:
-                host, pid = _host_and_pid(worker_id)
+                host, pid = host_and_pid(worker_id)
                 table[worker_id] = {"id": worker_id, "host": host, "pid": pid,
                                     "registered": False, "alive": False, "busy": False, "running": [],
                                     "done": 0, "failed": 0, "lost": [], "last_heartbeat": None}
@@ -303,13 +304,6 @@ def _round(value: float | None) -> float | None:
 def _relabel(params: dict, axes: dict[str, Axis]) -> dict:
     return {label: category_label(axes.get(label), value) if not isinstance(value, str) else value
             for label, value in params.items()}
-
-
-def _host_and_pid(worker_id: str) -> tuple[str, int | None]:
-    """``host:pid`` or ``host:pid:nonce`` (worker ids of either age) -> host and pid."""
-    host, _, rest = worker_id.partition(":")
-    pid = rest.partition(":")[0]
-    return host, int(pid) if pid.isdigit() else None
 
 
 def _first_line(error: BaseException) -> str:

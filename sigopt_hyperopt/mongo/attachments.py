@@ -9,7 +9,7 @@ import gridfs.errors
 import pymongo
 import pymongo.errors
 
-from .outages import OUTAGE_TOLERANCE_S, survives_outages
+from .outages import OUTAGE_TOLERANCE_S, insert_ignoring_duplicates, survives_outages
 
 REPORTED_COLLECTION = "sigopt_reported"
 """One document per evaluation reported to a SigOpt experiment (its identity is the ``_id``)."""
@@ -98,11 +98,7 @@ class ReportedMarks:
         self._index()
         documents = [{"_id": str(m), "experiment": m.experiment, "search": m.search, "tid": m.trial,
                       "attempt": m.attempt} for m in marks]
-        try:
-            self._collection.insert_many(documents, ordered=False)
-        except pymongo.errors.BulkWriteError as error:  # a retried insert whose first attempt went through
-            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
-                raise
+        insert_ignoring_duplicates(self._collection, documents)
 
     def _index(self) -> None:
         if not self._indexed:

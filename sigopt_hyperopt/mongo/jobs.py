@@ -45,7 +45,7 @@ from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from .address import connect, parse_mongo_url
 from .clock import ServerClock
-from .outages import OUTAGE_TOLERANCE_S, survives_outages
+from .outages import OUTAGE_TOLERANCE_S, insert_ignoring_duplicates, survives_outages
 
 logger = logging.getLogger(__name__)
 
@@ -139,11 +139,7 @@ class MongoJobs(mongoexp.MongoJobs):
     @survives_outages
     def insert_many(self, docs: list[dict]) -> None:
         """Insert jobs and their queue entries; a retried batch skips what the first try wrote."""
-        try:
-            self.jobs.insert_many(docs, ordered=False)
-        except pymongo.errors.BulkWriteError as error:
-            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
-                raise
+        insert_ignoring_duplicates(self.jobs, docs)
         self.enqueue(docs)
 
     def enqueue(self, jobs: list[dict]) -> None:
@@ -151,12 +147,7 @@ class MongoJobs(mongoexp.MongoJobs):
         entries = [{"_id": queue_key(job["_id"], int(job.get("attempt") or 0)), "job": job["_id"],
                     "exp_key": job.get("exp_key"), "tid": job.get("tid")}
                    for job in jobs if job.get("state", JOB_STATE_NEW) == JOB_STATE_NEW]
-        if entries:
-            try:
-                self.queue.insert_many(entries, ordered=False)
-            except pymongo.errors.BulkWriteError as error:
-                if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
-                    raise
+        insert_ignoring_duplicates(self.queue, entries)
         self.ring()
 
     def ring(self) -> None:

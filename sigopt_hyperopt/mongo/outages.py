@@ -20,6 +20,18 @@ OUTAGE_TOLERANCE_S = 120.0
 T = TypeVar("T")
 
 
+def insert_ignoring_duplicates(collection: Any, documents: list[dict]) -> None:
+    """Insert a batch whose earlier try may have gone through: documents already there (same
+    ``_id``) are skipped, any other refusal is raised."""
+    if not documents:
+        return
+    try:
+        collection.insert_many(documents, ordered=False)
+    except pymongo.errors.BulkWriteError as error:
+        if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+            raise
+
+
 def survives_outages(method: Callable[..., T]) -> Callable[..., T]:
     """Retry a store operation while the database is unreachable, with jittered exponential backoff.
 
