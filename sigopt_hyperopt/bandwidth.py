@@ -18,7 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 def default_parallel_bandwidth(trials: Any, requested: int) -> int:
-    """The workers the trials can see (``MongoTrials.live_workers()``), else what fmin asks for at once."""
+    """The workers the trials can see, else what fmin asks for at once.
+
+    Workers: ``MongoTrials.live_workers()``, or hyperopt's ``SparkTrials.parallelism`` (the Spark tasks
+    it runs at once).  fmin asks for one point at a time by default (``max_queue_len=1``), so without
+    a worker count a SparkTrials search would hold one open suggestion and evaluate one trial at a time.
+    """
     workers = getattr(trials, "live_workers", None)
     if callable(workers):
         try:
@@ -26,7 +31,9 @@ def default_parallel_bandwidth(trials: Any, requested: int) -> int:
         except Exception as error:  # noqa: BLE001 - a count for a default must not stop the search
             logger.warning("could not count the live workers (%s); using fmin's queue length", error)
             workers = None
-    if isinstance(workers, int) and workers > 0:
+    elif workers is None:
+        workers = getattr(trials, "parallelism", None)
+    if isinstance(workers, int) and not isinstance(workers, bool) and workers > 0:
         return workers
     return max(1, int(requested))
 

@@ -18,6 +18,7 @@ from hyperopt.base import (
     JOB_STATE_ERROR,
     JOB_STATE_NEW,
     JOB_STATE_RUNNING,
+    STATUS_NEW,
     STATUS_OK,
 )
 
@@ -69,6 +70,8 @@ def classify(docs: Sequence[dict], space: TranslatedSpace, experiment_id: str) -
             assignments = space.to_sigopt(doc["misc"]["vals"])
         suggestion_id = stored.get("suggestion") if ours else None
         job_state = doc["state"]
+        if job_state == JOB_STATE_DONE and _result_not_written_yet(doc):
+            job_state = JOB_STATE_RUNNING
         if job_state == JOB_STATE_CANCEL:
             if suggestion_id is not None:
                 state.abandoned.append(suggestion_id)
@@ -84,6 +87,18 @@ def classify(docs: Sequence[dict], space: TranslatedSpace, experiment_id: str) -
         elif job_state in (JOB_STATE_DONE, JOB_STATE_ERROR):
             state.observations.append(observation_of(doc, assignments, suggestion_id))
     return state
+
+
+def _result_not_written_yet(doc: dict) -> bool:
+    """A DONE trial that still carries the placeholder result fmin gave it (``{"status": "new"}``).
+
+    hyperopt's ``SparkTrials`` writes a result from its own thread, the state first and the result
+    after it, so this thread can see a finished state before its result.  Read now, the evaluation
+    would be reported as failed, and a remote experiment keeps what it is told; the next read has the
+    result.
+    """
+    result = doc.get("result")
+    return isinstance(result, dict) and result.get("status") == STATUS_NEW
 
 
 def observation_of(doc: dict, assignments: Assignments, suggestion_id: str | None) -> Observation:
