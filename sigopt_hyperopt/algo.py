@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 from .bandwidth import default_parallel_bandwidth, follow_the_pool, wait_for_a_free_suggestion
 from .options import DEFAULT_WAIT_TIMEOUT, SearchOptions
-from .reporting import MISC_KEY
+from .reporting import MISC_KEY, fmin_cancelled
 from .retry import DEFAULT_POLICY, RetryPolicy
 from .session import Session, session_for
 
@@ -51,10 +51,12 @@ def sigopt_suggest(
     ``"embedded"`` or ``"remote"`` force one; a ``sigopt.Connection`` is used as given.
 
     With a remote experiment, at most ``parallel_bandwidth`` suggestions are open at once (default:
-    the number of workers the trials can see, else the number of points fmin asks for, its
-    ``max_queue_len``).  Asked for more, it returns fewer documents, or, when none is free, waits up
-    to ``wait_timeout`` seconds for a running trial to finish.  ``retry`` bounds the retries of
-    failed API calls (see :class:`~sigopt_hyperopt.retry.RetryPolicy`).
+    the number of workers the trials can see, ``SparkTrials.parallelism`` among them, else the number
+    of points fmin asks for, its ``max_queue_len``).  Asked for more, it returns fewer documents, or,
+    when none is free, waits up to ``wait_timeout`` seconds for a running trial to finish.  Once the
+    trials say fmin was cancelled (``SparkTrials``' timeout or early stop), it returns no document, so
+    nothing starts after the cancellation.  ``retry`` bounds the retries of failed API calls (see
+    :class:`~sigopt_hyperopt.retry.RetryPolicy`).
     """
     options = SearchOptions(name, project, observation_budget, parallel_bandwidth, experiment_id, connection,
                             retry, wait_timeout)
@@ -69,7 +71,12 @@ def sigopt_suggest(
         if len(state.held) >= session.bandwidth:
             state = wait_for_a_free_suggestion(session, trials, state, lambda: session.report(trials))
         count = min(count, session.bandwidth - len(state.held))
+    if fmin_cancelled(trials):  # e.g. SparkTrials' timeout ended a wait for a free suggestion
+        return []
     suggestions = session.engine.suggest(count, state.pending, seed, owned=state.owned)
+    if fmin_cancelled(trials):
+        session.engine.release([s.id for s in suggestions if s.id is not None])
+        return []
     miscs = []
     for tid, suggestion in zip(new_ids, suggestions):
         idxs, vals = session.space.to_idxs_vals(suggestion.assignments, tid)

@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable
 
 from .errors import ConfigurationError, EngineError
-from .reporting import TrialsState
+from .reporting import TrialsState, fmin_cancelled
 from .session import Session
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def wait_for_a_free_suggestion(
     hyperopt's fmin stops the search when the algorithm returns no document, so waiting, not
     returning nothing, is the way to respect the bandwidth.  Trials evaluated in this process cannot
     finish while we wait, so there the wait would never end: a clear error instead.  ``report()``
-    reads the trials again and reports what finished.
+    reads the trials again and reports what finished.  A cancelled fmin (SparkTrials) ends the wait.
     """
     bandwidth = session.bandwidth
     assert bandwidth is not None
@@ -73,7 +73,7 @@ def wait_for_a_free_suggestion(
     delay = 0.05
     logger.info("waiting for a result: %d of %d allowed suggestions are open (parallel_bandwidth)",
                 len(state.held), bandwidth)
-    while len(state.held) >= bandwidth:
+    while len(state.held) >= bandwidth and not fmin_cancelled(trials):
         now = time.monotonic()
         if now - started > session.options.wait_timeout:
             raise EngineError(

@@ -59,6 +59,15 @@ def all_trial_docs(trials: Any) -> list[dict]:
     return list(trials.trials)
 
 
+def fmin_cancelled(trials: Any) -> bool:
+    """Whether the fmin running these trials was cancelled (``SparkTrials``: timeout, early stop, Ctrl-C).
+
+    hyperopt's fmin reads the same flag, but only between algorithm calls: a document returned after
+    the cancellation is still inserted, and SparkTrials launches it and waits for its evaluation.
+    """
+    return bool(getattr(trials, "_fmin_cancelled", False))
+
+
 def classify(docs: Sequence[dict], space: TranslatedSpace, experiment_id: str) -> TrialsState:
     """Split the trials into finished evaluations, pending points and abandoned suggestions."""
     state = TrialsState(observations=[], pending=[], abandoned=[], held=[], owned=set())
