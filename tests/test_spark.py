@@ -11,7 +11,6 @@ import sys
 import warnings
 from collections import Counter
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,19 +48,20 @@ GRID = {"x": hp.quniform("x", 0, 10, 1), "y": hp.quniform("y", 0, 10, 1)}
 @pytest.fixture(scope="module")
 def spark():
     cloudpickle.register_pickle_by_value(spark_objectives)
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("sigopt-hyperopt-tests")
-        .config("spark.pyspark.python", sys.executable)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYSPARK_PYTHON", sys.executable)  # Spark's workers run this environment's Python
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("sigopt-hyperopt-tests")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        yield session
+        session.stop()
     cloudpickle.unregister_pickle_by_value(spark_objectives)
 
 
@@ -154,16 +154,25 @@ def test_a_remote_search_under_spark_reports_every_trial_once_with_failures_as_f
 
 def test_a_spark_timeout_cancels_running_trials_starts_no_other_and_releases_their_suggestions(spark, server,
                                                                                                 tmp_path):
-    # Every evaluation but the first blocks until released, so only SparkTrials' timeout ends the search.
-    # A trial started after the cancellation would block fmin's return (until pytest's timeout).
+    # Every evaluation but the first blocks until released, so only SparkTrials' timeout ends the search,
+    # while sigopt_suggest waits for one of the two allowed suggestions to be free.
+    returned_after_cancel = []
+
+    def algo(new_ids, domain, trials, seed):
+        docs = sigopt_suggest(new_ids, domain, trials, seed, retry=FAST_RETRIES)
+        if trials._fmin_cancelled:
+            returned_after_cancel.extend(d["tid"] for d in docs)
+            (tmp_path / RELEASE).touch()  # a trial started now would otherwise block fmin for ever
+        return docs
+
     trials = SparkTrials(parallelism=2, spark_session=spark, timeout=8)
     try:
-        run(first_returns_then_block(str(tmp_path)), trials, 10, partial(sigopt_suggest, retry=FAST_RETRIES),
-            return_argmin=False)
+        run(first_returns_then_block(str(tmp_path)), trials, 10, algo, return_argmin=False)
     finally:
         (tmp_path / RELEASE).touch()
     report_finished(trials, GRID, retry=FAST_RETRIES)
 
+    assert returned_after_cancel == [], "a trial was queued after fmin was cancelled"
     states = {d["tid"]: d["state"] for d in trials._dynamic_trials}
     assert JOB_STATE_CANCEL in states.values()
     assert not {JOB_STATE_NEW, JOB_STATE_RUNNING} & set(states.values())
