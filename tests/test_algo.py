@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 import pytest
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, space_eval
-from hyperopt.base import JOB_STATE_ERROR
+from hyperopt.base import JOB_STATE_ERROR, Domain
 from hyperopt.fmin import generate_trials_to_calculate
 
 from sigopt_hyperopt import SearchMismatchError, UnsupportedSpaceError, sigopt_suggest
@@ -194,3 +194,19 @@ def test_the_pchoice_warning_under_fmin_points_at_the_fmin_call():
         fmin(lambda p: 0.0, {"w": hp.pchoice("w", [(0.1, "x"), (0.9, "y")]), "x": hp.uniform("x", 0, 1)},
              algo=sigopt_suggest, max_evals=1, trials=Trials(), show_progressbar=False)
     assert [w.filename for w in caught if "probabilities" in str(w.message)] == [__file__]
+
+
+def test_a_point_never_repeats_a_pending_one_in_a_two_point_space():
+    # On discrete parameters a random draw can repeat a point being evaluated (a parallel worker would
+    # evaluate it twice); the other point is there, so it is the one suggested.
+    domain = Domain(lambda params: 0.0, {"c": hp.choice("c", ["a", "b"])})
+    for seed in range(20):
+        trials = Trials()
+        [pending] = sigopt_suggest([0], domain, trials, seed)
+        trials.insert_trial_docs([pending])
+        trials.refresh()
+        [new] = sigopt_suggest([1], domain, trials, seed + 1)
+        assert new["misc"]["vals"]["c"] != pending["misc"]["vals"]["c"]
+        batch = sigopt_suggest([2, 3, 4], domain, Trials(), seed)
+        # Both points, and a repeat: a space with no other point left repeats one rather than return fewer.
+        assert len(batch) == 3 and {doc["misc"]["vals"]["c"][0] for doc in batch} == {0, 1}
