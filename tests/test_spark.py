@@ -37,10 +37,9 @@ from sigopt_hyperopt.store import TrialsLedger
 
 from . import spark_objectives
 from .remote_driver import FAST_RETRIES
-from .sigopt_http_server import SigOptHttpServer
 from .spark_objectives import RELEASE, bowl, every_other_raises, first_returns_then_block, slow_bowl
+from .test_remote import server  # noqa: F401  (the SigOpt test server, as a fixture)
 
-TOKEN = "secret-token-for-tests"
 GRID = {"x": hp.quniform("x", 0, 10, 1), "y": hp.quniform("y", 0, 10, 1)}
 """121 points: on a grid a repeated point is exactly equal, so "distinct" needs no tolerance."""
 
@@ -68,14 +67,6 @@ def spark():
 @pytest.fixture
 def no_token(monkeypatch):
     monkeypatch.delenv("SIGOPT_API_TOKEN", raising=False)
-
-
-@pytest.fixture
-def server(monkeypatch):
-    with SigOptHttpServer(TOKEN, page_size=4) as running:
-        monkeypatch.setenv("SIGOPT_API_TOKEN", TOKEN)
-        monkeypatch.setenv("SIGOPT_API_URL", running.url)
-        yield running
 
 
 def run(fn, trials, max_evals, algo, **kwargs):
