@@ -77,7 +77,7 @@ def ensure_engine() -> None:
     Cheap after the first call: the environment's copy or the filled private directory is found
     without running anything.
     """
-    if _importable():
+    if installed_in_environment():
         return
     directory = engine_dir()
     if not _filled(directory):
@@ -88,14 +88,16 @@ def ensure_engine() -> None:
         except OSError as error:
             raise EngineNotInstalledError(_what_to_run(f"{directory} could not be written: {error}")) from None
     _use(directory)
-    if not _importable():
+    if not installed_in_environment():
         raise EngineNotInstalledError(_what_to_run(f"{directory} does not hold importable packages"))
 
 
-def engine_dir() -> Path:
+def engine_dir(root: Path | None = None) -> Path:
     """The private directory of this engine version (one per version set, so upgrades never mix)."""
     base = os.environ.get(DIR_VARIABLE)
-    if base:
+    if root is not None:
+        root = root.expanduser()
+    elif base:
         root = Path(base).expanduser()
     else:
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -150,12 +152,14 @@ def _installer() -> tuple[list[str], str]:
     raise EngineNotInstalledError(_what_to_run("this Python has no pip and no uv is on PATH"))
 
 
-def _importable() -> bool:
+def installed_in_environment() -> bool:
+    """Both packages importable (from the environment, or from a directory already on sys.path)."""
     return all(importlib.util.find_spec(p.module) is not None for p in ENGINE_PACKAGES)
 
 
 def _filled(directory: Path) -> bool:
-    return all((directory / p.module / "__init__.py").is_file() for p in ENGINE_PACKAGES)
+    """Both wheels installed there (libsigopt is a namespace package: its dist-info is the mark)."""
+    return all((directory / f"{p.name}-{p.version}.dist-info" / "RECORD").is_file() for p in ENGINE_PACKAGES)
 
 
 def _use(directory: Path) -> None:
