@@ -106,7 +106,7 @@ def engine_dir(root: Path | None = None) -> Path:
 
 
 def install_engine(directory: Path | None = None) -> Path:
-    """Fill the private directory (idempotent; concurrent callers are safe: the last rename wins).
+    """Fill the private directory (idempotent; concurrent callers are safe: the first rename wins).
 
     The wheels are installed into a temporary sibling and renamed into place, so a directory that
     exists is complete.  Returns the directory.
