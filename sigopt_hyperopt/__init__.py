@@ -1,10 +1,12 @@
 """SigOpt's Bayesian optimizer as a hyperopt search algorithm.
 
-``fmin(fn, space, algo=sigopt_suggest, ...)`` works with any hyperopt space, with SigOpt's
-optimizer embedded in the process by default, or a hosted/self-hosted SigOpt server when
-``SIGOPT_API_TOKEN`` is set.
+``sigopt_hyperopt.fmin(fn, space, ...)`` (hyperopt's ``fmin`` that also finishes the SigOpt
+experiment) or ``hyperopt.fmin(fn, space, algo=sigopt_suggest, ...)`` works with any hyperopt space,
+with SigOpt's optimizer embedded in the process by default, or a hosted/self-hosted SigOpt server
+when ``SIGOPT_API_TOKEN`` is set.
 """
 
+from .adapter import fmin
 from .algo import report_finished, sigopt_suggest
 from .errors import (
     AuthenticationError,
@@ -40,5 +42,6 @@ __all__ = [
     "report_finished",
     "sigopt_suggest",
     "translate",
+    "fmin",
     "__version__",
 ]

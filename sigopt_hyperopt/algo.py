@@ -101,9 +101,10 @@ def sigopt_suggest(
 def report_finished(trials: Any, space: Any, **options: Any) -> None:
     """Report every finished trial not reported yet, without asking for new points.
 
-    ``fmin`` calls the algorithm only when it wants new points, so the trials that finish after its
-    last call reach SigOpt when the search is continued.  Call this after ``fmin`` (with the space
-    and the options given to ``sigopt_suggest``) to report them now::
+    ``hyperopt.fmin`` calls the algorithm only when it wants new points, so the trials that finish
+    after its last call reach SigOpt when the search is continued.  ``sigopt_hyperopt.fmin`` reports
+    them itself; after ``hyperopt.fmin``, call this (with the space and the options given to
+    ``sigopt_suggest``) to report them now::
 
         best = fmin(fn, space, algo=partial(sigopt_suggest, **options), trials=trials, max_evals=100)
         report_finished(trials, space, **options)

@@ -42,6 +42,22 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_engine(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .engine_packages import ENGINE_PACKAGES, engine_dir, install_engine, installed_in_environment
+
+    pins = ", ".join(p.requirement for p in ENGINE_PACKAGES)
+    if args.dir is None and installed_in_environment():
+        print(f"SigOpt's embedded optimizer ({pins}) is installed in this environment; nothing to fetch.")
+        return 0
+    directory = install_engine(engine_dir(Path(args.dir) if args.dir else None))
+    print(f"SigOpt's embedded optimizer ({pins}) is in {directory}")
+    if args.dir:
+        print(f"searches use it when SIGOPT_HYPEROPT_ENGINE_DIR={Path(args.dir).resolve()}")
+    return 0
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     from .dashboard.open import open_state, require_extra
 
@@ -114,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-subprocesses", action="store_true",
                         help="accepted for compatibility: jobs always run in the worker process")
     worker.set_defaults(handler=_worker, verbose_default=True)
+
+    engine = commands.add_parser("install-engine",
+                                 help="fetch SigOpt's embedded optimizer now (a container image, an offline machine)")
+    engine.add_argument("--dir", default=None,
+                        help="where (default: SIGOPT_HYPEROPT_ENGINE_DIR, else ~/.cache/sigopt-hyperopt/engine)")
+    engine.set_defaults(handler=_install_engine)
 
     dashboard = commands.add_parser("dashboard", help="a live web page of a search and its workers (read-only)")
     _add_store_arguments(dashboard)

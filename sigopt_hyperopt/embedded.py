@@ -20,6 +20,11 @@ import logging
 from typing import Collection, Sequence
 
 import numpy as np
+
+from .engine_packages import ensure_engine
+
+ensure_engine()  # libsigopt and sigoptlite may live outside the environment: see engine_packages
+
 from libsigopt.aux.adapter_info_containers import PointsContainer
 from libsigopt.aux.constant import (
     DEFAULT_USE_SPE_AFTER_THIS_MANY_OBSERVATIONS,

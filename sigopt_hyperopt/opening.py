@@ -13,7 +13,6 @@ import urllib.parse
 from dataclasses import replace
 from typing import Any, Callable
 
-from .embedded import EmbeddedEngine
 from .engine import Engine
 from .errors import ConfigurationError, SearchMismatchError
 from .options import DEFAULT_NAME, SearchOptions
@@ -44,6 +43,8 @@ def open_engine(
     connection = _resolve_connection(options.connection, record, options.retry)
     name = options.name or DEFAULT_NAME
     if connection == "embedded":
+        from .embedded import EmbeddedEngine  # fetches libsigopt on first use (see engine_packages)
+
         engine: Engine = EmbeddedEngine.for_space(space, name=name, observation_budget=options.observation_budget)
         if record is None:
             ledger.save(SearchRecord("embedded", engine.experiment_id, fingerprint, search_id=search_id))
@@ -120,12 +121,11 @@ def _resolve_connection(connection: Any, record: SearchRecord | None, policy: Re
     if connection == "embedded":
         return connection
     if connection == "remote":
+        open_connection = _sigopt_client()
         if not token:
             raise ConfigurationError(
                 "connection='remote' needs SIGOPT_API_TOKEN (and SIGOPT_API_URL for a self-hosted sigopt-server)."
             )
-        from .connection import open_connection
-
         return open_connection(token, timeout=policy.request_timeout)
     if isinstance(connection, str):
         raise ConfigurationError(f"connection must be None, 'embedded', 'remote' or a sigopt.Connection, not {connection!r}")
@@ -136,6 +136,19 @@ def _resolve_connection(connection: Any, record: SearchRecord | None, policy: Re
             "connection='embedded' (the default without a token): the 'lite' driver serves one point at a time."
         )
     return connection
+
+
+def _sigopt_client() -> Callable[..., Any]:
+    """The HTTP client's opener; the ``sigopt`` package comes with the ``server`` extra."""
+    try:
+        from .connection import open_connection
+    except ImportError as error:
+        raise ConfigurationError(
+            f"A SigOpt server was asked for (SIGOPT_API_TOKEN is set, or connection='remote'), but the SigOpt "
+            f"client is not installed ({error}). Install it with: pip install 'sigopt-hyperopt[server]'. "
+            "Or unset SIGOPT_API_TOKEN to use the embedded optimizer."
+        ) from None
+    return open_connection
 
 
 def _without_credentials(url: str | None) -> str | None:

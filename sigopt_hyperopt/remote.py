@@ -203,19 +203,18 @@ class RemoteEngine(Engine):
         The server knows its own open suggestions, so ``pending`` is not sent; points it did not
         suggest cannot be told to it.
         """
-        suggestions = self._experiment().suggestions()
         created: list[Suggestion] = []
         for _ in range(count):
 
             def adopt_lost_answer(known: set[str] = set(owned) | {s.id for s in created if s.id}) -> None:
-                orphans = [s for s in self.open_suggestions() if str(s.id) not in known]
+                orphans = [s for s in self._own_open_suggestions() if str(s.id) not in known]
                 if orphans:
                     newest, *others = sorted(orphans, key=lambda s: int(s.id) if str(s.id).isdigit() else 0,
                                              reverse=True)
                     self.release([str(s.id) for s in others])
                     raise AlreadyDone(newest)
 
-            made = call_with_retries("create a suggestion", suggestions.create, self._policy,
+            made = call_with_retries("create a suggestion", self._create_suggestion, self._policy,
                                      before_retry=adopt_lost_answer)
             created.append(Suggestion(assignments=dict(made.assignments), id=str(made.id)))
         return created
@@ -226,10 +225,24 @@ class RemoteEngine(Engine):
 
         return self._call(f"list the open suggestions of experiment {self._experiment_id}", read)
 
+    def _create_suggestion(self) -> Any:
+        """A suggestion tagged with this search, so other searches on the experiment leave it alone."""
+        return self._experiment().suggestions().create(metadata={SEARCH_METADATA_KEY: self.search_id})
+
+    def _own_open_suggestions(self) -> list[Any]:
+        """The open suggestions this search may have made: tagged with its id, or untagged (made
+        before suggestions carried the tag).  Another search's open suggestions are its running
+        trials' points, not orphans."""
+        def search_of(suggestion: Any) -> Any:
+            metadata = getattr(suggestion, "metadata", None)
+            return metadata.get(SEARCH_METADATA_KEY) if metadata is not None else None
+
+        return [s for s in self.open_suggestions() if search_of(s) in (None, self.search_id)]
+
     def delete_orphans(self, owned: Collection[str]) -> list[str]:
-        """Delete the open suggestions no trial owns (left by a driver that died); returns their ids."""
+        """Delete this search's open suggestions no trial owns (left by a driver that died); returns their ids."""
         owned = {str(s) for s in owned}
-        orphans = [str(s.id) for s in self.open_suggestions() if str(s.id) not in owned]
+        orphans = [str(s.id) for s in self._own_open_suggestions() if str(s.id) not in owned]
         if orphans:
             logger.info("experiment %s: deleting %d open suggestion(s) no trial owns", self._experiment_id, len(orphans))
             self.release(orphans)

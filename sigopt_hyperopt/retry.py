@@ -19,7 +19,17 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from sigopt.exception import ApiException, ConnectionException
+try:
+    from sigopt.exception import ApiException, ConnectionException
+except ImportError:  # no `server` extra: the embedded engine makes no call these could come from
+
+    class ApiException(Exception):  # type: ignore[no-redef]
+        """Stands in for the SigOpt client's error, which nothing here can raise without the client."""
+
+        status_code: int | None = None
+
+    class ConnectionException(Exception):  # type: ignore[no-redef]
+        """Stands in for the SigOpt client's network error (see ApiException)."""
 
 from .errors import AuthenticationError, ConfigurationError, EngineError
 

@@ -64,6 +64,11 @@ def session_for(trials: Any, domain: Any, options: SearchOptions, *, default_ban
     return session
 
 
+def current_session(trials: Any) -> Session | None:
+    """The session the algorithm last used for these trials in this process, if any."""
+    return _sessions.get(trials)
+
+
 def forget_sessions() -> None:
     """Drop every cached session (what a restarted driver starts with); for tests and benchmarks."""
     _sessions.clear()

@@ -234,7 +234,7 @@ class SigOptHttpServer:
             if not rest and method == "PUT":
                 return 200, self._update_experiment(experiment, body)
             if rest == ["suggestions"] and method == "POST":
-                return 200, self._create_suggestion(experiment)
+                return 200, self._create_suggestion(experiment, body)
             if rest == ["suggestions"] and method == "GET":
                 states = ("open", "closed") if query.get("state") in (None, "all") else (query["state"],)
                 listed = [s for s in experiment.suggestions.values() if s["state"] in states]
@@ -276,12 +276,13 @@ class SigOptHttpServer:
         return [{"object": "best_assignments", "id": best["id"], "assignments": best["assignments"],
                  "values": best["values"]}]
 
-    def _create_suggestion(self, experiment: ServedExperiment) -> dict[str, Any]:
+    def _create_suggestion(self, experiment: ServedExperiment, body: dict[str, Any] | None) -> dict[str, Any]:
         pending = [s["assignments"] for s in experiment.open_suggestions]
         seed = len(experiment.suggestions)
         [point] = experiment.engine.suggest(1, pending, seed=seed)
         suggestion = {"object": "suggestion", "id": str(next(self._ids)), "state": "open",
-                      "assignments": point.assignments, "created": int(time.time())}
+                      "assignments": point.assignments, "created": int(time.time()),
+                      "metadata": (body or {}).get("metadata")}
         experiment.suggestions[suggestion["id"]] = suggestion
         experiment.max_open_suggestions = max(experiment.max_open_suggestions, len(experiment.open_suggestions))
         return suggestion

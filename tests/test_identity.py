@@ -139,3 +139,19 @@ def test_a_store_written_before_identities_reports_nothing_twice(server):
     report_finished(trials, SPACE, retry=FAST_RETRIES)
     assert_reported_exactly_once(the_experiment(server), range(8))
     assert TrialsLedger(trials).load().search_id is not None
+
+
+def test_a_second_search_on_the_experiment_leaves_the_first_ones_open_suggestions_alone(server):
+    first = Trials()
+    run(first, 3)  # hyperopt's fmin: the third trial's suggestion stays open, as a running trial's does
+    experiment = the_experiment(server)
+    [held] = [s["id"] for s in experiment.open_suggestions]
+    assert experiment.suggestions[held]["metadata"] == {SEARCH_METADATA_KEY: TrialsLedger(first).load().search_id}
+
+    second = Trials()
+    options = {"experiment_id": experiment.id, "retry": FAST_RETRIES}
+    run(second, 3, algo=partial(sigopt_suggest, **options))  # opening it deletes its own orphans only
+    assert experiment.suggestions[held]["state"] == "open"  # was deleted as an "orphan" of the second search
+
+    report_finished(first, SPACE, retry=FAST_RETRIES)
+    assert searches_on(experiment)[TrialsLedger(first).load().search_id] == [0, 1, 2]

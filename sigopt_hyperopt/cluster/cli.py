@@ -354,11 +354,13 @@ def _confirm(question: str) -> bool:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from . import bootstrap, ec2, ssh
+    from . import bootstrap, ssh
 
     state = cluster_state.load(args.name)
     hosts = [h for h in state.hosts if h.bootstrapped]
     launched = state.security_group_id is not None or any(h.instance_id for h in state.hosts)
+    if launched:
+        from . import ec2  # only EC2 clusters need boto3 (the `aws` extra)
     client = ec2.client(args.region or state.region) if launched else None
     instances = ec2.find_instances(client, args.name) if client is not None else []
     ids = [i["InstanceId"] for i in instances]

@@ -18,10 +18,14 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import boto3
-import botocore.exceptions
-
 from ..errors import ClusterError
+
+try:
+    import boto3
+    import botocore.exceptions
+except ImportError as missing:
+    raise ClusterError(f"Launching EC2 instances needs boto3 ({missing}): pip install 'sigopt-hyperopt[aws]'. "
+                       "Machines of your own are bootstrapped over SSH without it (cluster bootstrap).") from None
 
 logger = logging.getLogger(__name__)
 

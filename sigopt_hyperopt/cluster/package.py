@@ -2,10 +2,9 @@
 
 The wheel is built from the driver's source tree (or given with ``--wheel``) and sent over the
 execnet channel, so hosts need no access to the source. The dependencies are pinned to the versions
-installed next to the driver (the closure of this package's requirements, markers evaluated here)
-and installed without resolution (``--no-deps``): the hosts run exactly what the driver runs, and
-libsigopt's stale upper bounds (numpy<1.23, ...) that this project overrides do not force a
-source build of an old numpy there.
+installed next to the driver (the closure of this package's base requirements, markers evaluated
+here) and installed without resolution (``--no-deps``): the hosts run exactly what the driver runs.
+Workers need neither the embedded engine (the driver suggests) nor the extras.
 """
 
 from __future__ import annotations

@@ -1,0 +1,124 @@
+"""``sigopt_hyperopt.fmin``: hyperopt's ``fmin`` that leaves the SigOpt experiment complete.
+
+hyperopt calls the algorithm only when it wants new points, so with ``hyperopt.fmin`` the trials
+that finish after its last call (at least the last one) are reported only when the search is
+continued, and their suggestions stay open on a SigOpt server meanwhile.  This ``fmin`` is
+hyperopt's, same signature and return value, with ``algo`` defaulting to :func:`sigopt_suggest`;
+when it returns or raises, it finishes the search:
+
+* trials evaluated in this process (``Trials``) that did not finish, because the objective was
+  interrupted (KeyboardInterrupt) or raised, are marked cancelled: nobody will evaluate them;
+* under ``MongoTrials``, an interrupted search's queued jobs are cancelled; jobs already running on
+  workers are left to finish and are reported when the search is continued (their suggestions stay
+  open, correctly: those points are being evaluated);
+* every finished trial not reported yet is reported, failures included, and the suggestions of
+  cancelled trials are deleted, so the experiment holds exactly the search's evaluations.
+
+With another ``algo`` (``tpe.suggest``...) it is hyperopt's ``fmin`` and nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable
+
+import cloudpickle
+import hyperopt
+from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_NEW, JOB_STATE_RUNNING, Trials
+from hyperopt.fmin import generate_trials_to_calculate
+from hyperopt.utils import coarse_utcnow
+
+from .algo import sigopt_suggest
+from .reporting import all_trial_docs
+from .session import current_session
+
+logger = logging.getLogger(__name__)
+
+
+def fmin(
+    fn: Callable[..., Any],
+    space: Any,
+    algo: Callable[..., Any] | None = None,
+    max_evals: int | None = None,
+    timeout: float | None = None,
+    loss_threshold: float | None = None,
+    trials: Any = None,
+    rstate: Any = None,
+    allow_trials_fmin: bool = True,
+    pass_expr_memo_ctrl: Any = None,
+    catch_eval_exceptions: bool = False,
+    verbose: bool = True,
+    return_argmin: bool = True,
+    points_to_evaluate: list[dict] | None = None,
+    max_queue_len: int = 1,
+    show_progressbar: Any = True,
+    early_stop_fn: Callable[..., Any] | None = None,
+    trials_save_file: str = "",
+) -> Any:
+    """Minimize ``fn`` over ``space`` as ``hyperopt.fmin`` does, with SigOpt, and finish the experiment.
+
+    Every argument means what it means to ``hyperopt.fmin``; ``algo`` defaults to
+    :func:`~sigopt_hyperopt.sigopt_suggest` (configure it with ``functools.partial``).  The trials
+    object is created here when none is given, so the search can be finished; it is the same one
+    hyperopt would make (from ``trials_save_file`` or ``points_to_evaluate``).
+    """
+    if trials is None:
+        trials = _new_trials(points_to_evaluate, trials_save_file)
+    completed = False
+    try:
+        result = hyperopt.fmin(
+            fn, space, algo=sigopt_suggest if algo is None else algo, max_evals=max_evals, timeout=timeout,
+            loss_threshold=loss_threshold, trials=trials, rstate=rstate, allow_trials_fmin=allow_trials_fmin,
+            pass_expr_memo_ctrl=pass_expr_memo_ctrl, catch_eval_exceptions=catch_eval_exceptions,
+            verbose=verbose, return_argmin=return_argmin, max_queue_len=max_queue_len,
+            show_progressbar=show_progressbar, early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
+        )
+        completed = True
+        return result
+    finally:
+        finish_search(trials, interrupted=not completed)
+
+
+def finish_search(trials: Any, *, interrupted: bool = False) -> None:
+    """Report what finished and close what will never finish (see the module's docstring).
+
+    Does nothing for trials no SigOpt algorithm ran on in this process.
+    """
+    session = current_session(trials)
+    if session is None:
+        return
+    if not getattr(trials, "asynchronous", False):
+        _cancel_unfinished_in_process(trials)
+    elif interrupted and hasattr(trials, "cancel_queued"):
+        cancelled = trials.cancel_queued()
+        if cancelled:
+            logger.info("cancelled %d queued job(s) of the interrupted search", cancelled)
+    if hasattr(trials, "refresh"):
+        trials.refresh()
+    state = session.report(trials)
+    if interrupted and session.engine.kind == "remote":
+        # Interrupted while a suggestion was being created: it is open and no trial holds it.
+        session.engine.delete_orphans(state.owned)
+    if state.held:
+        logger.warning("%d evaluation(s) of experiment %s are still running; they are reported when the search "
+                       "is continued (or by report_finished)", len(state.held), session.engine.experiment_id)
+
+
+def _cancel_unfinished_in_process(trials: Any) -> None:
+    """Trials a synchronous ``fmin`` left queued or running: their evaluation stopped with it."""
+    now = coarse_utcnow()
+    for doc in all_trial_docs(trials):
+        if doc["state"] in (JOB_STATE_NEW, JOB_STATE_RUNNING):
+            doc["state"] = JOB_STATE_CANCEL
+            doc["refresh_time"] = now
+
+
+def _new_trials(points_to_evaluate: list[dict] | None, trials_save_file: str) -> Any:
+    """The trials object ``hyperopt.fmin`` would create for these arguments."""
+    if trials_save_file and os.path.exists(trials_save_file):
+        with open(trials_save_file, "rb") as saved:
+            return cloudpickle.load(saved)  # what hyperopt saved it with
+    if points_to_evaluate is not None:
+        return generate_trials_to_calculate(points_to_evaluate)
+    return Trials()
