@@ -35,13 +35,21 @@ from .test_worker import owner_pid, stop_all, wait_for_running_job
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_dashboard(*args: str) -> tuple[subprocess.Popen, str]:
-    """The command in its own process on a free port; returns it and the URL it printed."""
+def start_dashboard(*args: str, clock_skew: float = 0.0) -> tuple[subprocess.Popen, str]:
+    """The command in its own process on a free port; returns it and the URL it printed.
+
+    ``clock_skew``: seconds this "machine's" wall clock is off (tests/skewed_clock).
+    """
     env = {k: v for k, v in os.environ.items() if k != "SIGOPT_API_TOKEN"}
     env["PYTHONPATH"] = str(ROOT)
+    if clock_skew:
+        env["PYTHONPATH"] = f"{ROOT / 'tests' / 'skewed_clock'}{os.pathsep}{ROOT}"
+        env["SKEWED_CLOCK_SECONDS"] = str(clock_skew)
     process = subprocess.Popen([sys.executable, "-m", "sigopt_hyperopt.cli", "dashboard", "--port=0", *args],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = process.stdout.readline()
+    if "clock differs" in line:  # the warning a skewed machine gets, before the address
+        line += process.stdout.readline()
     match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
     if match is None:
         process.kill()
@@ -229,3 +237,26 @@ def test_a_wrong_address_fails_at_once_with_what_to_do(tmp_path):
                            "--mongo=127.0.0.1:1/x", "--html", str(tmp_path / "r.html")], capture_output=True,
                           text=True, timeout=60, cwd=ROOT)
     assert both.returncode == 2 and "either a pickled Trials file or --mongo" in both.stderr
+
+
+def test_a_dashboard_whose_clock_runs_fast_still_sees_the_live_workers(mongo_db):
+    """Liveness is judged by the database server's clock, as the workers write it."""
+    # Waiting for work longer than the default 15 s: the driver's first suggestion can take that long on a
+    # loaded machine.
+    workers = start_workers(mongo_db, 2, "--heartbeat-interval=0.3", "--reserve-timeout=120")
+    dashboard, url = start_dashboard(f"--mongo={mongo_db}", "--refresh=0.3", clock_skew=300)
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="skewed")
+        thread, outcome = search_in_background(trials, slow_loss, SPACE, 4, 2)
+        # The workers wait for more work (reserve timeout 120 s) after this: alive whatever they are doing.
+        answer = wait_until(lambda: (lambda d: d if d["progress"]["done"] >= 1 else None)(get_json(url)))
+        table = {w["pid"]: w for w in answer["workers"]}
+        assert set(table) == {worker.pid for worker in workers}
+        assert all(w["status"] in ("idle", "busy") for w in table.values()), table  # was: "gone"
+        assert abs(answer["now"] - time.time()) < 60  # the page's "now" is the store's, not the skewed one
+        assert "differs from the database server's by -300" in dashboard.first_line  # and the user is told
+        thread.join(timeout=180)
+        assert not thread.is_alive() and "error" not in outcome, outcome
+    finally:
+        stop_all(workers)
+        stop_dashboard(dashboard)

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import pickle
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from ..mongo import CLAIMS_COLLECTION, WORKERS_COLLECTION, MongoAddress, connect
+from ..mongo.clock import ServerClock
 from ..store import SEARCH_KEY
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,10 @@ class Source(Protocol):
 
     def read(self) -> Reading: ...
 
+    def now(self) -> float:
+        """The store's clock in Unix seconds: what liveness compares with the times its writers took."""
+        ...
+
     def load_space(self, exp_key: str | None) -> Any | None: ...
 
     def search_record(self, exp_key: str | None) -> dict | None: ...
@@ -80,6 +86,8 @@ class MongoSource:
         self._watermark: datetime.datetime | None = None
         self._max_tid: int | None = None
         self._active_ids: list[Any] = []
+        self._server_clock = ServerClock(self._db)
+        self._clock_offset = 0.0
 
     def close(self) -> None:
         self._client.close()
@@ -98,10 +106,20 @@ class MongoSource:
                 changed.append({"_id": {"$in": self._active_ids}})
             query = {**scope, "$or": changed}
         docs = list(self._jobs.find(query, projection=TRIAL_PROJECTION))
+        self._clock_offset = self._server_clock.offset().total_seconds()  # read again every few minutes
         workers = list(self._db[WORKERS_COLLECTION].find({}))
         claims = list(self._db[CLAIMS_COLLECTION].find({}, projection=["_id", "job", "owner"]))
         self._advance(docs)
         return Reading(docs=docs, full=full, workers=workers, claims=claims)
+
+    def now(self) -> float:
+        """The database server's clock, as workers and drivers write it (see :mod:`sigopt_hyperopt.mongo.clock`).
+
+        This machine's clock may be off: a worker whose registration expires in 30 s by the server's
+        clock looks dead to a dashboard whose clock runs a minute fast.  The offset is measured while
+        reading, so this never waits on the database (the last offset holds while it is down).
+        """
+        return time.time() + self._clock_offset
 
     def _advance(self, docs: list[dict]) -> None:
         """Move the cursors past what was just read (only after the read succeeded)."""
@@ -165,6 +183,10 @@ class PickleSource:
         if self.exp_key is not None:
             docs = [d for d in docs if d.get("exp_key") == self.exp_key]
         return Reading(docs=docs, full=True)
+
+    def now(self) -> float:
+        """This machine's clock: a trials file is written by a process on the machine that saves it."""
+        return time.time()
 
     def load_space(self, exp_key: str | None) -> Any | None:
         attachments = getattr(self._trials, "attachments", {}) or {}

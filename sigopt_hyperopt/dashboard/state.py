@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -61,13 +60,14 @@ class DashboardState:
     """Polls a :class:`~.source.Source` and answers the page's questions; thread-safe."""
 
     def __init__(self, source: Source, *, space: Any = None, max_evals: int | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] | None = None) -> None:
         self.source = source
         self.max_evals = max_evals
         self.epoch = uuid.uuid4().hex[:12]
         """Changes when the dashboard restarts: a page holding another epoch's rows starts over."""
         self._user_space = space
-        self._clock = clock
+        self._clock = clock or source.now
+        """The store's clock (the database server's for MongoDB), which liveness must use."""
         self._lock = threading.Lock()
         self._seq = 0
         self._searches: dict[str | None, Search] = {}
