@@ -260,3 +260,20 @@ def test_a_dashboard_whose_clock_runs_fast_still_sees_the_live_workers(mongo_db)
     finally:
         stop_all(workers)
         stop_dashboard(dashboard)
+
+
+def test_after_the_first_read_only_recent_job_claims_are_read(mongo_db):
+    """The claims collection holds one document per attempt of every job ever run: not re-read each poll."""
+    from sigopt_hyperopt.dashboard.source import CLAIMS_SLACK, MongoSource
+    from sigopt_hyperopt.mongo import CLAIMS_COLLECTION, parse_mongo_url
+    from sigopt_hyperopt.mongo.clock import ServerClock
+
+    source = MongoSource(parse_mongo_url(mongo_db))
+    claims = source._db[CLAIMS_COLLECTION]
+    now = ServerClock(source._db).now()
+    old = now - 10 * CLAIMS_SLACK
+    claims.insert_many([{"_id": f"old-{i}/0", "job": f"old-{i}", "owner": "h:1:a", "at": old} for i in range(50)])
+    assert len(source.read().claims) == 50  # the first read takes them all
+    claims.insert_one({"_id": "new/0", "job": "new", "owner": "h:2:b", "at": ServerClock(source._db).now()})
+    assert [c["_id"] for c in source.read().claims] == ["new/0"]
+    source.close()

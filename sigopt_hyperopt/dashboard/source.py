@@ -8,7 +8,8 @@ The MongoDB reads follow the project's rule that no steady-state query scans wha
 after the first full read, a poll asks only for jobs that are queued or running, jobs whose
 ``refresh_time`` (set by every reservation, heartbeat and result) is recent, jobs with a trial id
 above the highest seen (new ones), and the jobs it last saw queued or running (whatever happened to
-them since). Nothing here ever writes to the store.
+them since); of the job claims (who held which attempt), only those stamped since the last read.
+Nothing here ever writes to the store.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 CLOCK_SLACK = datetime.timedelta(seconds=120)
 """Jobs whose ``refresh_time`` is this close to the newest seen are read again: workers on other
 machines write their own clocks' time, which may lag the newest by this much."""
+
+CLAIMS_SLACK = datetime.timedelta(seconds=30)
+"""Claims stamped up to this long before the last read are read again: a worker stamps its claim by
+the server's clock, then inserts it, so an insert can land after a read that began later."""
 
 DOMAIN_ATTACHMENT = "FMinIter_Domain"
 """hyperopt's name for the pickled ``Domain`` (objective and space) of a MongoTrials search."""
@@ -86,6 +91,7 @@ class MongoSource:
         self._watermark: datetime.datetime | None = None
         self._max_tid: int | None = None
         self._active_ids: list[Any] = []
+        self._claims_mark: datetime.datetime | None = None
         self._server_clock = ServerClock(self._db)
         self._clock_offset = 0.0
 
@@ -108,8 +114,12 @@ class MongoSource:
         docs = list(self._jobs.find(query, projection=TRIAL_PROJECTION))
         self._clock_offset = self._server_clock.offset().total_seconds()  # read again every few minutes
         workers = list(self._db[WORKERS_COLLECTION].find({}))
-        claims = list(self._db[CLAIMS_COLLECTION].find({}, projection=["_id", "job", "owner"]))
+        # Claims only grow (one per attempt of every job): after the first read, only recent ones.
+        recent = {} if self._claims_mark is None else {"at": {"$gte": self._claims_mark - CLAIMS_SLACK}}
+        claims_read_at = self._server_clock.now()
+        claims = list(self._db[CLAIMS_COLLECTION].find(recent, projection=["_id", "job", "owner", "at"]))
         self._advance(docs)
+        self._claims_mark = claims_read_at  # claims are stamped by the same (server) clock
         return Reading(docs=docs, full=full, workers=workers, claims=claims)
 
     def now(self) -> float:
