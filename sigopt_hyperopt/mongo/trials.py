@@ -269,9 +269,11 @@ class MongoTrials(mongoexp.MongoTrials):
     @survives_outages
     def _refreshed_view(self) -> TrialsView:
         """The view, synced unless that was done a moment ago: hyperopt's loop asks for three counts
-        right after each refresh, and each sync costs the server a read of the change log."""
+        right after each refresh, and each sync costs the server a read of the change log (or, for a
+        reader that is not the search's driver, a read of the whole search: ``refresh()`` followed by
+        ``all_trial_docs()``, as ``report_finished`` and ``sigopt_hyperopt.fmin`` do, reads it once)."""
         view = self._view
-        if self._lease is not None and view is not None and time.monotonic() - view.synced_at < RESYNC_AFTER_S:
+        if view is not None and time.monotonic() - view.synced_at < RESYNC_AFTER_S:
             return view
         return self._sync()
 
