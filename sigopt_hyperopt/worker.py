@@ -89,6 +89,7 @@ class Worker:
         self._start_directory = os.getcwd()
         self._domains: dict[tuple[Any, str], tuple[Any, Any]] = {}
         self.done = 0
+        """Jobs completed by :meth:`run`."""
         self.gave_up = False
         """True when the worker stopped after ``max_consecutive_failures`` failed jobs in a row."""
 
@@ -128,6 +129,7 @@ class Worker:
         if self.gave_up:
             logger.error("worker %s gave up after %d failed jobs in a row (--max-consecutive-failures)",
                          self.host_id, failures)
+        self.done = done
         logger.info("worker %s stopping after %d jobs", self.host_id, done)
         try:
             self.jobs.retire_worker(self.host_id)
@@ -328,5 +330,5 @@ class _Heartbeat:
 def run_worker(options: WorkerOptions) -> Worker:
     """Run a worker with these options until it stops; returns it (``gave_up`` says why it stopped)."""
     worker = Worker(options)
-    worker.done = worker.run()
+    worker.run()
     return worker
