@@ -31,6 +31,7 @@ def _quickstart(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from .worker import GAVE_UP_EXIT_CODE, WorkerOptions, run_worker
 
+    args.mongo = _mongo_url(args, default=DEFAULT_WORKER_MONGO)
     # The command's options are named after WorkerOptions' fields, one for one.
     options = WorkerOptions(**{field.name: getattr(args, field.name) for field in dataclasses.fields(WorkerOptions)})
     worker = run_worker(options)
@@ -64,7 +65,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     require_extra()
     from .dashboard.app import bind, serve
 
-    state = open_state(args.trials_file, args.mongo, args.exp_key, args.space, args.max_evals)
+    state = open_state(args.trials_file, _store_url(args), args.exp_key, args.space, args.max_evals)
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -81,15 +82,38 @@ def _report(args: argparse.Namespace) -> int:
     require_extra()
     from .dashboard.export import write_html
 
-    state = open_state(args.trials_file, args.mongo, args.exp_key, args.space, args.max_evals)
+    state = open_state(args.trials_file, _store_url(args), args.exp_key, args.space, args.max_evals)
     path = write_html(state, args.html)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, opens without a network)")
     return 0
 
 
+DEFAULT_WORKER_MONGO = "localhost/hyperopt"
+MONGO_HELP = ("host:port/db (user@host:port/db?authSource=admin, the password from --mongo-password-file or "
+              "$SIGOPT_HYPEROPT_MONGO_PASSWORD); default: $SIGOPT_HYPEROPT_MONGO")
+
+
+def add_mongo_password_argument(parser: argparse.ArgumentParser) -> None:
+    """``--mongo-password-file``: the database password kept out of the command line (see mongo/credentials.py)."""
+    parser.add_argument("--mongo-password-file", default=None, metavar="FILE",
+                        help="read the database password from the first line of FILE (mode 600), not from the URL")
+
+
+def _mongo_url(args: argparse.Namespace, default: str | None = None) -> str | None:
+    from .mongo.credentials import mongo_url
+
+    return mongo_url(args.mongo, password_file=args.mongo_password_file, default=default)
+
+
+def _store_url(args: argparse.Namespace) -> str | None:
+    """The dashboard's or report's database; a Trials file given alone is not mixed with $SIGOPT_HYPEROPT_MONGO."""
+    return None if args.trials_file is not None and args.mongo is None else _mongo_url(args)
+
+
 def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trials_file", nargs="?", default=None, help="a pickled hyperopt Trials file")
-    parser.add_argument("--mongo", default=None, help="host:port/db (user:password@host:port/db?authSource=admin)")
+    parser.add_argument("--mongo", default=None, help=MONGO_HELP)
+    add_mongo_password_argument(parser)
     parser.add_argument("--exp-key", default=None, help="only this search (default: every exp_key in the store)")
     parser.add_argument("--space", default=None, metavar="MODULE:ATTR",
                         help="the hyperopt space, when the store's own copy cannot be loaded here (log axes, choice labels)")
@@ -108,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     quickstart.set_defaults(handler=_quickstart)
 
     worker = commands.add_parser("worker", help="evaluate jobs from a MongoDB store (drop-in for hyperopt-mongo-worker)")
-    worker.add_argument("--mongo", default="localhost/hyperopt",
-                        help="host:port/db (user:password@host:port/db?authSource=admin); default localhost/hyperopt")
+    worker.add_argument("--mongo", default=None, help=MONGO_HELP + f", else {DEFAULT_WORKER_MONGO}")
+    add_mongo_password_argument(worker)
     worker.add_argument("--exp-key", default=None, help="only take jobs of this experiment key")
     worker.add_argument("--poll-interval", type=float, default=5.0, help="seconds between looks for a job")
     worker.add_argument("--max-consecutive-failures", type=int, default=4)

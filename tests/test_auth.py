@@ -55,3 +55,4 @@ def test_the_right_password_runs_a_search_and_stays_out_of_the_logs(auth_server)
             worker.terminate()
     logs = "".join(worker.communicate(timeout=20)[0] for worker in workers)
     assert "job tid=" in logs and PASSWORD not in logs
+    assert "on the command line, where every user of this machine can read it" in logs  # and how to avoid it

@@ -4,7 +4,8 @@ pymongo parses and validates MongoDB URIs (hosts, replica sets, ``tls``, ``authS
 module only keeps hyperopt's form on top of it (a ``mongo://`` scheme, the collection after the
 database) and one thing pymongo does not forgive: a password with an unencoded ``/``, ``#``, ``?``
 or ``@``.  The user part ends at the *last* ``@``, so such a password is read as typed.  No message
-ever holds the password: :attr:`MongoAddress.redacted` is the form for logs and errors.
+ever holds the password, nor the value of an option that can hold a secret (see :func:`is_secret_option`):
+:attr:`MongoAddress.redacted` and :func:`redact` are the forms for logs and errors.
 """
 
 from __future__ import annotations
@@ -23,6 +24,20 @@ SCHEMES = ("mongo", "mongodb")
 
 SERVER_TIMEOUT_MS = 5000
 """How long to wait for the database before saying it is unreachable."""
+
+MASK = "***"
+
+SECRET_WORDS = ("password", "secret", "key", "token")
+"""An option whose name holds one of these may carry a secret (``tlsCertificateKeyFilePassword``)."""
+
+SECRET_OPTIONS = ("authmechanismproperties",)
+"""Options that may carry a secret under another name (``AWS_SESSION_TOKEN:…``)."""
+
+
+def is_secret_option(name: str) -> bool:
+    """Whether a URL option's value is masked wherever the URL is shown."""
+    lowered = name.lower()
+    return lowered in SECRET_OPTIONS or any(word in lowered for word in SECRET_WORDS)
 
 
 @dataclass(frozen=True)
@@ -63,19 +78,20 @@ class MongoAddress:
     @property
     def uri(self) -> str:
         """The ``mongodb://`` URI with the credentials encoded; never log it."""
-        credentials = ""
-        if self.username:
-            credentials = urllib.parse.quote(self.username, safe="")
-            if self.password is not None:
-                credentials += ":" + urllib.parse.quote(self.password, safe="")
-            credentials += "@"
-        return f"mongodb://{credentials}{self.hosts_text}/{self.database}" + (f"?{self.query}" if self.query else "")
+        return f"mongodb://{_credentials(self.username, self.password)}{self.hosts_text}/{self.database}" + (
+            f"?{self.query}" if self.query else "")
 
     @property
     def redacted(self) -> str:
-        user = f"{self.username}:***@" if self.username else ""
+        user = f"{self.username}:{MASK}@" if self.username else ""
         return f"mongo://{user}{self.hosts_text}/{self.database}/{self.collection}" + (
             f"?{_redacted_query(self.query)}" if self.query else "")
+
+    @property
+    def url(self) -> str:
+        """This address in the form :func:`parse_mongo_url` reads, credentials encoded; never log it."""
+        return "mongo://" + _credentials(self.username, self.password) + (
+            f"{self.hosts_text}/{self.database}/{self.collection}" + (f"?{self.query}" if self.query else ""))
 
 
 def parse_mongo_url(url: str, default_collection: str = "jobs") -> MongoAddress:
@@ -91,9 +107,10 @@ def parse_mongo_url(url: str, default_collection: str = "jobs") -> MongoAddress:
         user, colon, secret = userinfo.partition(":")
         username = urllib.parse.unquote(user) or None
         password = urllib.parse.unquote(secret) if colon else None
-    shown = f"{scheme}://" + (f"{username}:***@" if at else "") + location
     hosts, _, path_and_query = location.partition("/")
     path, _, query = path_and_query.partition("?")
+    shown = f"{scheme}://" + (f"{username}:{MASK}@" if at else "") + location.partition("?")[0] + (
+        f"?{_redacted_query(query)}" if query else "")
     names = [p for p in path.split("/") if p]
     if not hosts or not names or len(names) > 2:
         raise DatabaseError(f"Cannot read the database URL {shown!r}: expected mongo://host:port/db/jobs "
@@ -104,27 +121,52 @@ def parse_mongo_url(url: str, default_collection: str = "jobs") -> MongoAddress:
     try:
         parsed = pymongo.uri_parser.parse_uri(checked, warn=False)
     except (pymongo.errors.PyMongoError, ValueError) as error:
-        reason = str(error).replace(password, "***") if password else str(error)
+        reason = _masked(str(error), [password, *_secret_values(query)])
         raise DatabaseError(f"Cannot read the database URL {shown!r}: {reason}") from None
     return MongoAddress(hosts=tuple((str(h), int(p)) for h, p in parsed["nodelist"]), database=address.database,
                         collection=address.collection, username=username, password=password, query=query)
 
 
 def redact(url: str) -> str:
-    """A URL as it may be shown: any password replaced by ``***``, even one that would not parse."""
+    """A URL as it may be shown, even one that would not parse: any password and the values of
+    options that can hold secrets replaced by ``***``."""
     scheme, separator, rest = url.partition("://")
     if not separator:
         scheme, rest = "", url
     userinfo, at, location = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
+    location, question, query = location.partition("?")
+    shown = location + (f"?{_redacted_query(query)}" if question else "")
+    if not at:
+        return f"{scheme}{separator}{shown}"
     user = userinfo.partition(":")[0]
-    return f"{scheme}{separator}{user}:***@{location}"
+    return f"{scheme}{separator}{user}{f':{MASK}' if ':' in userinfo else ''}@{shown}"
+
+
+def _credentials(username: str | None, password: str | None) -> str:
+    if not username:
+        return ""
+    text = urllib.parse.quote(username, safe="")
+    if password is not None:
+        text += ":" + urllib.parse.quote(password, safe="")
+    return text + "@"
 
 
 def _redacted_query(query: str) -> str:
     pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-    return "&".join(f"{key}={'***' if 'password' in key.lower() else value}" for key, value in pairs)
+    return "&".join(f"{key}={MASK if is_secret_option(key) else value}" for key, value in pairs)
+
+
+def _secret_values(query: str) -> list[str]:
+    return [value for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True)
+            if is_secret_option(key) and value]
+
+
+def _masked(text: str, secrets: list[str | None]) -> str:
+    """``text`` with every secret (as given and URL-encoded) replaced by ``***``; longest first."""
+    forms = {form for secret in secrets if secret for form in (secret, urllib.parse.quote(secret, safe=""))}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, MASK)
+    return text
 
 
 def connect(address: MongoAddress) -> pymongo.MongoClient:
