@@ -166,6 +166,39 @@ def _ssh_children(pid: int) -> list[int]:
     return found
 
 
+def _started_processes(host, name: str) -> list[int]:
+    """Every supervisor of the cluster on a host and the worker process each one runs now.
+
+    A supervisor appends each worker it starts to its pids file (kept across bootstraps): the last
+    line is its current worker, once that one is running.
+    """
+    base = host.home / ".sigopt-hyperopt" / "clusters" / name
+    supervisors = _worker_pids(host, name)
+    deadline = time.monotonic() + 60
+    while True:
+        current = [int(path.read_text().split()[-1]) for path in (base / "logs").glob("worker-*.pids")
+                   if path.read_text().split()]
+        running = [pid for pid in current if Path(f"/proc/{pid}").exists() and pid not in supervisors]
+        if len(running) == len(supervisors) and all(_pid_parent(pid) in supervisors for pid in running):
+            return supervisors + running
+        assert time.monotonic() < deadline, f"the supervisors {supervisors} run no worker: {current}"
+        time.sleep(0.1)
+
+
+def _pid_parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _assert_secret_only_in_environment(host, name: str, secret: str) -> None:
+    """No command line on the host holds the secret; every worker process got it (in its environment)."""
+    for pid in _started_processes(host, name):
+        assert secret.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes(), pid
+        assert secret.encode() in Path(f"/proc/{pid}/environ").read_bytes(), pid
+
+
 def test_a_search_runs_on_workers_that_bootstrap_started_over_ssh(hosts, mongo_db, tmp_path, capsys, monkeypatch):
     objective = tmp_path / "cluster_objective.py"
     objective.write_text(textwrap.dedent("""
@@ -244,7 +277,7 @@ def test_a_search_runs_on_workers_that_bootstrap_started_over_ssh(hosts, mongo_d
     assert "tunnels closed" in tunnel.seen[-1]
 
 
-def test_a_failing_host_is_reported_with_its_reason_while_the_others_carry_on(hosts, mongo_db, capsys):
+def test_a_failing_host_is_reported_with_its_reason_while_the_others_carry_on(hosts, mongo_db, capsys, tmp_path):
     unreachable = f"root@127.0.0.5:{free_port('127.0.0.5')}"  # nobody listens there
     good, old = hosts["uv"], hosts["old"]
     code, out = cluster(capsys, "bootstrap", "mixed", "--hosts", f"{good.spec},{unreachable},{old.spec}",
@@ -258,16 +291,24 @@ def test_a_failing_host_is_reported_with_its_reason_while_the_others_carry_on(ho
     assert not (old.home / ".sigopt-hyperopt").exists()  # nothing was installed on the old-Python host
     assert "s3cret-pw" not in out and "alice:***@" in out
     assert not any("s3cret-pw" in path.read_text() for path in hosts["clusters"].glob("mixed.*"))
+    _assert_secret_only_in_environment(good, "mixed", "s3cret-pw")  # ps on the host shows no password
 
     code, out = cluster(capsys, "status", "mixed")
     assert f"{good.spec}: reachable, 1/1 worker(s) alive" in out and "s3cret-pw" not in out
     assert f"{unreachable}: not bootstrapped" in out
 
-    # Bootstrapping again replaces the workers (the old one stops first) and reuses the venv.
+    # Bootstrapping again replaces the workers (the old one stops first) and reuses the venv; the password
+    # comes from a file this time, so it is on no command line here either.
     [first_pid] = _worker_pids(good, "mixed")
-    code, out = cluster(capsys, "bootstrap", "mixed", "--db", f"alice:s3cret-pw@{mongo_db}")
+    secret_file = tmp_path / "db-password"
+    secret_file.write_text("f1le-pw-2\n")
+    secret_file.chmod(0o600)
+    code, out = cluster(capsys, "bootstrap", "mixed", "--db", f"alice@{mongo_db}", "--mongo-password-file",
+                        str(secret_file))
     assert code == 1 and f"ok      {good.spec}" in out and "1 worker(s) started (replaced 1)" in out, out
     assert not _pid_alive(first_pid)
+    assert "f1le-pw-2" not in out
+    _assert_secret_only_in_environment(good, "mixed", "f1le-pw-2")
 
     # A worker that dies (its whole process group killed, as by the OOM killer) shows its last log line.
     [pid] = _worker_pids(good, "mixed")

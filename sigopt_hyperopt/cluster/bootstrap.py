@@ -46,7 +46,8 @@ class WorkerPlan:
     """How the workers on each host are started."""
 
     mongo_for_host: Callable[[Host], str]
-    """The ``--mongo`` value a host's workers use (through its tunnel, or a direct URL)."""
+    """The database URL a host's workers use (through its tunnel, or a direct URL), password included: it
+    travels over the execnet channel and reaches the workers in their environment, never their argv."""
     per_host: int | None = None
     """Workers per host; None: the host's CPU count."""
     worker_args: Sequence[str] = ("--reserve-timeout=0",)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import signal
 import sys
 import tempfile
@@ -18,7 +19,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..errors import ClusterError
+from ..errors import ClusterError, SigOptHyperoptError
+from ..mongo.address import MASK
 from . import state as cluster_state
 from .state import ClusterState, Host
 
@@ -84,8 +86,6 @@ def _up(args: argparse.Namespace) -> int:
 
 def _database_plan(args: argparse.Namespace, state: ClusterState) -> tuple[str | None, str | None]:
     """(tunnelled database, direct URL) with any password; the record gets them without it."""
-    from ..mongo import parse_mongo_url
-
     if args.db and args.mongo:
         raise ClusterError("Give --db (the driver's database, reached through SSH tunnels) or --mongo (a database "
                            "the hosts reach themselves), not both.")
@@ -94,28 +94,52 @@ def _database_plan(args: argparse.Namespace, state: ClusterState) -> tuple[str |
     if not database and not direct:
         raise ClusterError("Where is the database? Pass --db HOST:PORT/DB (the driver's, reached through SSH tunnels) "
                            "or --mongo URL (one the hosts reach themselves).")
-    address = parse_mongo_url(database or direct or "")
-    if address.password == "***":
-        raise ClusterError("The cluster record keeps no database password: pass --db/--mongo again with it.")
+    option = "--db" if database else "--mongo"
+    resolved = _with_password(database or direct, args, option)
+    if _password_of(resolved) == MASK:
+        raise ClusterError("The cluster record keeps no database password: pass --db/--mongo again with it, or "
+                           "give it with --mongo-password-file.")
     state.database, state.direct_mongo = _redacted(database), _redacted(direct)
-    return database, direct
+    return (resolved, None) if database else (None, resolved)
+
+
+def _with_password(url: str | None, args: argparse.Namespace, option: str) -> str | None:
+    """``url`` with the password of ``--mongo-password-file`` or $SIGOPT_HYPEROPT_MONGO_PASSWORD, if any.
+
+    A URL from the cluster record holds ``***`` where the password was: a password given now takes its place.
+    """
+    from dataclasses import replace
+
+    from ..mongo import parse_mongo_url
+    from ..mongo.credentials import PASSWORD_ENV, mongo_url
+
+    if not url:
+        return url
+    password_file = getattr(args, "mongo_password_file", None)
+    address = parse_mongo_url(url)
+    if address.password == MASK and url not in (args.db, args.mongo) and (password_file or os.environ.get(PASSWORD_ENV)):
+        url = replace(address, password=None).url
+    return mongo_url(url, password_file=password_file, option=option)
+
+
+def _password_of(url: str | None) -> str | None:
+    from ..mongo import parse_mongo_url
+
+    return parse_mongo_url(url).password if url else None
 
 
 def _mongo_for_host(state: ClusterState, database_url: str | None, direct_url: str | None):
-    from urllib.parse import quote
+    """The URL each host's workers use, password included (it reaches them in their environment)."""
+    from dataclasses import replace
 
     from ..mongo import parse_mongo_url
 
     def mongo(host: Host) -> str:
         if direct_url:
-            return direct_url.split("://")[-1]
+            return direct_url
         database = parse_mongo_url(database_url or "")
-        credentials = ""
-        if database.username:
-            credentials = quote(database.username, safe="") + (
-                f":{quote(database.password, safe='')}" if database.password else "") + "@"
-        query = f"?authSource={database.auth_source}" if database.auth_source else ""
-        return f"{credentials}127.0.0.1:{state.tunnel_port_of(host)}/{database.database}{query}"
+        query = f"authSource={database.auth_source}" if database.auth_source else ""
+        return replace(database, hosts=(("127.0.0.1", state.tunnel_port_of(host)),), query=query).url
 
     return mongo
 
@@ -271,7 +295,7 @@ def _store_counts(url: str | None) -> tuple[dict[str, dict[int, int]] | None, st
         return None, "no database recorded"
     try:
         address = parse_mongo_url(url)
-        if address.password == "***":
+        if address.password == MASK:
             return None, "the cluster record keeps no database password: pass --db or --mongo with it"
         client = connect(address)
     except Exception as error:
@@ -305,7 +329,11 @@ def _status(args: argparse.Namespace) -> int:
     ssh.write_config(state)
     with tqdm(total=len(hosts), desc="asking hosts", unit="host", leave=False) as bar:
         outcomes = bootstrap.for_each_host(hosts, lambda h: bootstrap.host_status(state, h), lambda _o: bar.update())
-    counts, reason = _store_counts(args.db or args.mongo or state.database or state.direct_mongo)
+    url = args.db or args.mongo or state.database or state.direct_mongo
+    try:
+        counts, reason = _store_counts(_with_password(url, args, "--db" if args.db else "--mongo"))
+    except SigOptHyperoptError as error:  # a password file that cannot be read: the hosts are still asked
+        counts, reason = None, str(error)
     all_owners: set[str] = set()
     for outcome in outcomes:
         if not outcome.ok:
@@ -410,6 +438,8 @@ def _down(args: argparse.Namespace) -> int:
 
 def add_cluster_command(commands: Any) -> None:
     """Add ``cluster`` and its subcommands to the ``sigopt-hyperopt`` parser."""
+    from ..cli import add_mongo_password_argument
+
     cluster = commands.add_parser("cluster", help="launch, bootstrap, watch and tear down worker machines",
                                   description="Worker machines for a distributed search (docs/cluster.md).")
     sub = cluster.add_subparsers(dest="cluster_command", required=True)
@@ -448,6 +478,7 @@ def add_cluster_command(commands: Any) -> None:
                       help="a module file or package folder to copy into the hosts' site-packages (repeatable)")
     boot.add_argument("--db", help="the driver's database, host:port/db as the driver reaches it (tunnelled)")
     boot.add_argument("--mongo", help="a database URL the hosts reach themselves (no tunnel)")
+    add_mongo_password_argument(boot)
     boot.add_argument("--tunnel-port", type=int, default=None,
                       help="loopback port of host 0's tunnel; host i uses this + i "
                            f"(default {cluster_state.DEFAULT_TUNNEL_PORT})")
@@ -461,6 +492,7 @@ def add_cluster_command(commands: Any) -> None:
     status.add_argument("--db", help="the driver's database, host:port/db, with its password if it has one "
                                      "(the cluster record keeps none)")
     status.add_argument("--mongo", help="the database URL the hosts use, with its password if it has one")
+    add_mongo_password_argument(status)
 
     down = command("down", "stop the workers, terminate the cluster's instances, delete its security group", _down)
     down.add_argument("--yes", action="store_true", help="terminate without asking")

@@ -28,6 +28,11 @@ from typing import Any
 
 SUPERVISOR_MODULE = "sigopt_hyperopt.cluster.supervise"
 
+MONGO_URL_ENV = "SIGOPT_HYPEROPT_MONGO"
+"""The worker's database URL, password included, goes in its environment (readable by its own user
+only), never on its command line (readable by every user of the host). The name is
+:data:`sigopt_hyperopt.mongo.credentials.MONGO_URL_ENV`; this module may import nothing of the package."""
+
 
 def _home_path(relative: str) -> str:
     return os.path.join(os.path.expanduser("~"), relative)
@@ -140,8 +145,13 @@ def stop(request: dict) -> dict:
 
 
 def start(request: dict) -> dict:
-    """Start ``count`` supervised workers (default: this host's CPU count), detached from the SSH session."""
+    """Start ``count`` supervised workers (default: this host's CPU count), detached from the SSH session.
+
+    The database URL reaches them in their environment (see :data:`MONGO_URL_ENV`): the supervisor
+    inherits it and passes it to every worker it starts.
+    """
     base = _home_path(request["dir"])
+    env = {**os.environ, MONGO_URL_ENV: request["mongo"]}
     python = os.path.join(base, "venv", "bin", "python")
     os.makedirs(os.path.join(base, "logs"), exist_ok=True)
     count = request.get("count") or os.cpu_count() or 1
@@ -153,10 +163,10 @@ def start(request: dict) -> dict:
         pids_path = os.path.join(base, "logs", f"worker-{index}.pids")
         open(pids_path, "a").close()
         command = [python, "-m", SUPERVISOR_MODULE, "--pids-file", pids_path, "--",
-                   "worker", f"--mongo={request['mongo']}", f"--workdir={workdir}", *request.get("worker_args", [])]
+                   "worker", f"--workdir={workdir}", *request.get("worker_args", [])]
         with open(log_path, "ab") as log:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       cwd=workdir, start_new_session=True, close_fds=True)
+                                       cwd=workdir, env=env, start_new_session=True, close_fds=True)
         workers.append({"index": index, "pid": process.pid, "log": log_path, "pids": pids_path})
     with open(os.path.join(base, "workers.json"), "w") as out:
         json.dump(workers, out)

@@ -1,6 +1,9 @@
 """Keep one ``sigopt-hyperopt worker`` running on a cluster host until told to stop.
 
-``python -m sigopt_hyperopt.cluster.supervise --pids-file F -- worker --mongo=... ...``
+``python -m sigopt_hyperopt.cluster.supervise --pids-file F -- worker --workdir=... ...``
+
+The worker finds its database in ``SIGOPT_HYPEROPT_MONGO``, which the supervisor inherits and passes
+on: a password on a command line would be shown to every user of the host.
 
 A worker exits with an error when it cannot reach the database (at its start, or after an outage
 longer than the store's tolerance), which on a cluster usually means the SSH tunnel is not up yet
