@@ -18,6 +18,8 @@ from typing import Any, Callable
 from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING, Domain
 from hyperopt.fmin import FMinIter, space_eval
 
+from .space_summary import store_summary
+
 logger = logging.getLogger(__name__)
 
 IDLE_NOTE_S = 60.0
@@ -95,6 +97,8 @@ def fmin_on_pool(trials: Any, fn: Callable, space: Any, *, algo: Callable, max_e
         poll_interval=poll_interval, check_lease=check_lease,
     )
     iteration.catch_eval_exceptions = catch_eval_exceptions
+    # FMinIter stored the pickled domain for the workers; viewers get the space as plain data instead.
+    store_summary(trials.attachments, space)
     iteration.exhaust()
     if return_argmin:
         if len(trials.trials) == 0:

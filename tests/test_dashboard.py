@@ -25,7 +25,7 @@ from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.mongo import MongoTrials
 
 from .conftest import free_port, start_ferretdb, stop_process
-from .dashboard_search import SPACE, slow_loss
+from .dashboard_search import SPACE, loss, slow_loss
 from .objectives import one_second_quadratic
 from .test_auth import PASSWORD, USER, auth_server  # noqa: F401  (the fixture)
 from .test_mongo import start_workers
@@ -277,3 +277,97 @@ def test_after_the_first_read_only_recent_job_claims_are_read(mongo_db):
     claims.insert_one({"_id": "new/0", "job": "new", "owner": "h:2:b", "at": ServerClock(source._db).now()})
     assert [c["_id"] for c in source.read().claims] == ["new/0"]
     source.close()
+
+
+class _CreatesMarker:
+    """What an attacker who can write the database stores as the search's domain: unpickling it runs code
+    (here ``os.mkdir(marker)``, standing for anything the viewer's user may do)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (str(self.marker),)
+
+
+def test_a_malicious_stored_domain_is_never_unpickled_and_the_axes_come_from_the_plain_record(mongo_db, tmp_path):
+    import pickle
+
+    from hyperopt import rand
+
+    from .test_mongo import queue_placeholder_jobs
+
+    marker = tmp_path / "code-ran"
+    poison = pickle.dumps(_CreatesMarker(marker))
+    workers = start_workers(mongo_db, 1)
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="current")
+        fmin(loss, SPACE, algo=rand.suggest, max_evals=3, trials=trials, rstate=np.random.default_rng(0), show_progressbar=False)
+    finally:
+        stop_all(workers)  # workers unpickle domains by design: none runs while the poison is planted
+    trials.attachments["FMinIter_Domain"] = poison  # the current search: the driver also wrote a plain record
+    older = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="older")  # as stored by an older version: no record
+    queue_placeholder_jobs(older, 2)
+    older.attachments["FMinIter_Domain"] = poison
+
+    dashboard, url = start_dashboard(f"--mongo={mongo_db}", "--refresh=0.3")
+    try:
+        current = wait_until(lambda: (lambda d: d if d["progress"]["done"] == 3 else None)(
+            get_json(url, exp_key="current")))
+        old = get_json(url, exp_key="older")
+    finally:
+        output = stop_dashboard(dashboard)
+    report = tmp_path / "report.html"
+    done = subprocess.run([sys.executable, "-m", "sigopt_hyperopt.cli", "report", f"--mongo={mongo_db}", "--html",
+                           str(report)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists(), "the dashboard or the report unpickled the stored domain"
+    assert "Traceback" not in output, output
+
+    axes = {a["label"]: a for a in current["axes"]}
+    assert current["space_known"] and not any(a["guessed"] for a in axes.values())
+    assert axes["lr"]["log"] and axes["activation"]["categories"] == ["relu", "tanh", "gelu"]
+    assert axes["width"]["conditional"]
+    assert {row["params"]["activation"] for row in current["trials"]} <= {"relu", "tanh", "gelu"}
+    assert not old["space_known"] and old["progress"]["queued"] == 2  # shown, without the space
+    page = report.read_text()
+    assert '"label":"lr","kind":"numeric","log":true' in page and '"space_known":true' in page
+
+
+def _status_for_host(url: str, host: str) -> int:
+    import http.client
+
+    parsed = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    try:
+        connection.putrequest("GET", "/api/changes", skip_host=True)
+        connection.putheader("Host", host)
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_only_the_host_names_the_dashboard_serves_are_answered(tmp_path):
+    """A page on another site whose name is made to resolve to 127.0.0.1 (DNS rebinding) sends its own name."""
+    import pickle
+
+    from hyperopt import Trials
+
+    trials_file = tmp_path / "trials.pkl"
+    trials_file.write_bytes(pickle.dumps(Trials()))
+    dashboard, url = start_dashboard(str(trials_file))
+    try:
+        port = urllib.parse.urlsplit(url).port
+        assert _status_for_host(url, f"evil.example:{port}") in (400, 421)
+        assert _status_for_host(url, "dash.example.org") in (400, 421)
+        for served in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
+            assert _status_for_host(url, served) == 200, served
+    finally:
+        stop_dashboard(dashboard)
+    dashboard, url = start_dashboard(str(trials_file), "--allow-host=dash.example.org")  # a name the user gives
+    try:
+        assert _status_for_host(url, f"dash.example.org:{urllib.parse.urlsplit(url).port}") == 200
+        assert _status_for_host(url, "evil.example") in (400, 421)
+    finally:
+        stop_dashboard(dashboard)

@@ -1,8 +1,9 @@
 """How to draw each hyperparameter: a log axis, a numeric axis or categories with their labels.
 
-From the search space when it is known (the hyperopt space, through the SigOpt translation in
-:mod:`sigopt_hyperopt.space`, which knows which labels are log-scaled and what each choice's options
-are); otherwise guessed from the values seen, and marked as guessed.
+From the search space when it is known: the summary the driver stored with the search (plain data,
+see :mod:`sigopt_hyperopt.space_summary`), or a space the user names, through the same SigOpt
+translation (which knows which labels are log-scaled and what each choice's options are); otherwise
+guessed from the values seen, and marked as guessed.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
-from ..errors import SigOptHyperoptError
-from ..space import translate
+from ..space_summary import describe
 
 logger = logging.getLogger(__name__)
 
@@ -38,23 +38,15 @@ class Axis:
 
 
 def axes_from_space(space: Any) -> list[Axis] | None:
-    """Axes from a hyperopt space or ``Domain``; None when the space cannot be translated."""
-    try:
-        translated = translate(space)
-    except SigOptHyperoptError as error:
-        logger.info("the search space cannot be read (%s); axes are guessed from the values", error)
-        return None
-    axes = []
-    for parameter in translated.parameters:
-        if parameter.kind == "fixed":
-            continue
-        conditional = not any(len(alternative) == 0 for alternative in parameter.active_when)
-        if parameter.is_choice or parameter.kind in ("categorical", "conditional"):
-            axes.append(Axis(parameter.label, "categorical", categories=tuple(parameter.categories),
-                             conditional=conditional))
-        else:
-            axes.append(Axis(parameter.label, "numeric", log=parameter.log, conditional=conditional))
-    return axes
+    """Axes from a hyperopt space or ``Domain`` the user gave; None when the space cannot be translated."""
+    parameters = describe(space)
+    return axes_from_summary(parameters) if parameters is not None else None
+
+
+def axes_from_summary(parameters: list[dict[str, Any]]) -> list[Axis]:
+    """Axes from a stored summary (already checked by :func:`sigopt_hyperopt.space_summary.decode`)."""
+    return [Axis(p["label"], p["kind"], log=p["log"], categories=tuple(p["categories"]), conditional=p["conditional"])
+            for p in parameters]
 
 
 def guess_axes(values_by_label: Mapping[str, Iterable[Any]]) -> list[Axis]:

@@ -1,8 +1,13 @@
 """Read a search's store, read-only, handing over only what may have changed since the last read.
 
 Two stores: a MongoDB database (hyperopt's ``MongoTrials`` job collection, this project's worker
-registry and job claims, the pickled ``Domain`` in GridFS for the space), and a pickled ``Trials``
+registry and job claims, the space summary the driver stores in GridFS), and a pickled ``Trials``
 file (re-read when the file changes).
+
+Nothing read from a database is unpickled: the pickled ``Domain`` hyperopt keeps for its workers is
+never loaded here (unpickling runs whatever code the pickle names, and whoever can write the
+database chooses it). What the page needs of the space comes from the plain summary, checked by
+:func:`sigopt_hyperopt.space_summary.decode`; everything else from the documents' plain fields.
 
 The MongoDB reads follow the project's rule that no steady-state query scans what it does not need:
 after the first full read, a poll asks only for jobs that are queued or running, jobs whose
@@ -26,11 +31,11 @@ from typing import Any, Protocol
 
 import gridfs
 import pymongo
-from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from ..mongo import CLAIMS_COLLECTION, WORKERS_COLLECTION, MongoAddress, connect
 from ..mongo.clock import ServerClock
+from ..space_summary import SPACE_KEY, decode
 from ..store import SEARCH_KEY
 
 logger = logging.getLogger(__name__)
@@ -42,9 +47,6 @@ machines write their own clocks' time, which may lag the newest by this much."""
 CLAIMS_SLACK = datetime.timedelta(seconds=30)
 """Claims stamped up to this long before the last read are read again: a worker stamps its claim by
 the server's clock, then inserts it, so an insert can land after a read that began later."""
-
-DOMAIN_ATTACHMENT = "FMinIter_Domain"
-"""hyperopt's name for the pickled ``Domain`` (objective and space) of a MongoTrials search."""
 
 TRIAL_PROJECTION = ["_id", "tid", "exp_key", "state", "result", "misc.vals", "book_time", "refresh_time",
                     "owner", "attempt", "requeues", "error", "version"]
@@ -73,7 +75,9 @@ class Source(Protocol):
         """The store's clock in Unix seconds: what liveness compares with the times its writers took."""
         ...
 
-    def load_space(self, exp_key: str | None) -> Any | None: ...
+    def space_summary(self, exp_key: str | None) -> list[dict] | None:
+        """The search's parameters as the driver summarised them (plain data), or None."""
+        ...
 
     def search_record(self, exp_key: str | None) -> dict | None: ...
 
@@ -148,20 +152,8 @@ class MongoSource:
         except gridfs.errors.NoFile:
             return None
 
-    def load_space(self, exp_key: str | None) -> Any | None:
-        """The search's hyperopt space, from the pickled ``Domain`` the driver stored for its workers.
-
-        Unpickling needs the objective's module to be importable here (as on a worker); when it is
-        not, the dashboard guesses the axes from the values instead.
-        """
-        blob = self._attachment(DOMAIN_ATTACHMENT, exp_key)
-        if blob is None:
-            return None
-        try:
-            return mongoexp.pickler.loads(blob)
-        except Exception as error:  # a module only the driver has, a changed class, ...
-            logger.info("the stored domain of %s cannot be loaded here (%s: %s)", exp_key, type(error).__name__, error)
-            return None
+    def space_summary(self, exp_key: str | None) -> list[dict] | None:
+        return decode(self._attachment(SPACE_KEY, exp_key))
 
     def search_record(self, exp_key: str | None) -> dict | None:
         blob = self._attachment(SEARCH_KEY, exp_key)
@@ -198,20 +190,15 @@ class PickleSource:
         """This machine's clock: a trials file is written by a process on the machine that saves it."""
         return time.time()
 
-    def load_space(self, exp_key: str | None) -> Any | None:
-        attachments = getattr(self._trials, "attachments", {}) or {}
-        blob = attachments.get(DOMAIN_ATTACHMENT) if hasattr(attachments, "get") else None
-        if blob is None:
-            return None
-        try:
-            return mongoexp.pickler.loads(blob)
-        except Exception as error:
-            logger.info("the domain in %s cannot be loaded (%s)", self.path, error)
-            return None
+    def space_summary(self, exp_key: str | None) -> list[dict] | None:
+        return decode(self._attachments().get(SPACE_KEY))
 
     def search_record(self, exp_key: str | None) -> dict | None:
-        attachments = getattr(self._trials, "attachments", {}) or {}
-        return _json_record(attachments.get(SEARCH_KEY) if hasattr(attachments, "get") else None)
+        return _json_record(self._attachments().get(SEARCH_KEY))
+
+    def _attachments(self) -> Any:
+        attachments = getattr(self._trials, "attachments", None)
+        return attachments if hasattr(attachments, "get") else {}
 
 
 def _json_record(blob: Any) -> dict | None:

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .axes import Axis, axes_from_space, category_label, guess_axes
+from .axes import Axis, axes_from_space, axes_from_summary, category_label, guess_axes
 from .importance import METHOD, importances
 from .rows import STATES, epoch, trial_row
 from ..worker_id import host_and_pid
@@ -25,7 +25,7 @@ from .source import Reading, Source
 logger = logging.getLogger(__name__)
 
 SPACE_RETRY_S = 30.0
-"""How often a search whose space could not be loaded tries again (the driver may store it later)."""
+"""How often a search whose space summary is missing looks again (the driver may store it later)."""
 
 IMPORTANCE_EVERY_S = 10.0
 """Importances are refitted at most this often (and only when trials finished meanwhile)."""
@@ -149,12 +149,15 @@ class DashboardState:
         return search
 
     def _find_axes(self, search: Search) -> None:
-        """Axes from the user's space, else the stored one, else guessed from the values seen."""
+        """Axes from the user's space, else the stored summary, else guessed from the values seen."""
         axes = None
         if self._clock() - search.space_tried_at >= SPACE_RETRY_S:
             search.space_tried_at = self._clock()
-            space = self._user_space if self._user_space is not None else self.source.load_space(search.exp_key)
-            axes = axes_from_space(space) if space is not None else None
+            if self._user_space is not None:
+                axes = axes_from_space(self._user_space)
+            else:
+                summary = self.source.space_summary(search.exp_key)
+                axes = axes_from_summary(summary) if summary is not None else None
         if axes is not None:
             search.axes, search.space_known = axes, True
             by_label = {a.label: a for a in axes}
