@@ -71,8 +71,9 @@ def _dashboard(args: argparse.Namespace) -> int:
     shown = f"[{host}]" if ":" in host else host
     print(f"dashboard of {state.source.description} at http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {args.host}: anyone who can reach it sees the search (no login)", flush=True)
-    serve(state, sock, refresh=args.refresh)
+        print(f"warning: listening on {args.host}: anyone who can reach it sees the search (no login); it answers "
+              "requests for this machine's names and IP addresses, add others with --allow-host", flush=True)
+    serve(state, sock, refresh=args.refresh, allow_hosts=args.allow_host or ())
     return 0
 
 
@@ -166,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     dashboard.add_argument("--port", type=int, default=8050, help="port (default 8050; 0 picks a free one)")
     dashboard.add_argument("--refresh", type=float, default=2.0, help="seconds between reads of the store")
+    dashboard.add_argument("--allow-host", action="append", metavar="NAME",
+                           help="also answer requests for this host name (repeatable; e.g. the name of a proxy "
+                                "in front of it); others are refused, against DNS rebinding")
     dashboard.set_defaults(handler=_dashboard)
 
     report = commands.add_parser("report", help="write a search's dashboard as one self-contained HTML file")

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from .hosts import HostCheck, served_names
 from .state import DashboardState
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,9 @@ class Poller:
             self._stop.wait(max(self.interval - took, took * (1 - BUSY_SHARE) / BUSY_SHARE))
 
 
-def create_app(state: DashboardState, refresh: float = 2.0) -> Starlette:
-    """The ASGI app for one state; its lifespan runs the poller."""
+def create_app(state: DashboardState, refresh: float = 2.0, hosts: frozenset[str] | None = None) -> Starlette:
+    """The ASGI app for one state; its lifespan runs the poller. It answers only requests for ``hosts``
+    (see :mod:`.hosts`; default: the loopback names)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -101,7 +103,8 @@ def create_app(state: DashboardState, refresh: float = 2.0) -> Starlette:
 
     return Starlette(
         routes=[Route("/", page), Route("/static/{name}", static), Route("/api/changes", changes)],
-        middleware=[Middleware(GZipMiddleware, minimum_size=2048)],
+        middleware=[Middleware(HostCheck, names=hosts if hosts is not None else served_names("127.0.0.1")),
+                    Middleware(GZipMiddleware, minimum_size=2048)],
         lifespan=lifespan,
     )
 
@@ -124,9 +127,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(state: DashboardState, sock: socket.socket, refresh: float = 2.0) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM)."""
+def serve(state: DashboardState, sock: socket.socket, refresh: float = 2.0, allow_hosts: Sequence[str] = ()) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM), answering the names the socket is bound to and ``allow_hosts``."""
     import uvicorn
 
-    config = uvicorn.Config(create_app(state, refresh), log_level="warning", access_log=False, lifespan="on")
+    hosts = served_names(sock.getsockname()[0], allow_hosts)
+    config = uvicorn.Config(create_app(state, refresh, hosts), log_level="warning", access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
