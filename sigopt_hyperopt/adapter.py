@@ -64,14 +64,14 @@ def fmin(
     object is created here when none is given, so the search can be finished; it is the same one
     hyperopt would make (from ``trials_save_file`` or ``points_to_evaluate``).
 
-    Unlike hyperopt's, it refuses a ``max_evals`` below 1 before any work, raises
+    Unlike hyperopt's, it refuses a ``max_evals`` that can run nothing before any work, raises
     :class:`~sigopt_hyperopt.errors.ObjectiveResultError` when the objective returns something that
     is not a result, and :class:`~sigopt_hyperopt.errors.AllTrialsFailedError` (a hyperopt
     ``AllTrialsFailed``) naming the first failure when no trial succeeded.
     """
-    check_max_evals(max_evals)
     if trials is None:
         trials = _new_trials(points_to_evaluate, trials_save_file)
+    check_max_evals(max_evals, trials)
     if not hasattr(trials, "_spark"):  # Spark executors need not have this package to unpickle the objective
         fn = CheckedObjective(fn)
     completed = False

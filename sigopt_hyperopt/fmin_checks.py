@@ -25,15 +25,21 @@ RESULT_RULE = ("an objective must return a number (the loss) or a dict with 'sta
                "when 'ok', 'loss' (a number), e.g. return {'loss': loss, 'status': 'ok'}")
 
 
-def check_max_evals(max_evals: Any) -> None:
-    """Refuse a ``max_evals`` that cannot run a single evaluation, before anything is set up."""
+def check_max_evals(max_evals: Any, trials: Any) -> None:
+    """Refuse a ``max_evals`` that can neither run an evaluation nor return a best point, before any work.
+
+    ``max_evals`` counts the trials already in the store, so 0 is meaningful when there are some (finish
+    what is running, return the best so far); with none, hyperopt would fail at the end instead.
+    """
     if max_evals is None:
         return  # hyperopt's "no limit": timeout or loss_threshold ends the search
-    if isinstance(max_evals, bool) or not isinstance(max_evals, numbers.Integral) or max_evals < 1:
-        raise ConfigurationError(
-            f"max_evals={max_evals!r}: give the number of evaluations the search should reach, a positive whole "
-            "number (it counts the trials already in `trials`, so raise it to continue a search)"
-        )
+    whole = isinstance(max_evals, numbers.Integral) and not isinstance(max_evals, bool)
+    if whole and (max_evals > 0 or (max_evals == 0 and all_trial_docs(trials))):
+        return
+    raise ConfigurationError(
+        f"max_evals={max_evals!r}: give the number of evaluations the search should reach, a positive whole number "
+        "(it counts the trials already in `trials`, so raise it to continue a search)"
+    )
 
 
 class CheckedObjective:

@@ -108,3 +108,12 @@ def test_under_mongo_trials_the_workers_record_the_message_and_the_end_names_it(
         stop_workers(workers)
     assert "All 2 trials failed" in str(raised.value)
     assert "returned str '0.25'" in str(raised.value) and "must return a number" in str(raised.value)
+
+
+def test_max_evals_0_on_a_search_with_trials_returns_its_best_point():
+    """``max_evals`` counts the stored trials: 0 (or any count already reached) only finishes the search."""
+    trials = Trials()
+    best = search(lambda params: params["x"] ** 2, max_evals=3, trials=trials)
+    assert search(lambda params: pytest.fail("nothing is evaluated"), max_evals=0, trials=trials) == best
+    with pytest.raises(ConfigurationError, match="max_evals=-1"):
+        search(lambda params: 0.0, max_evals=-1, trials=trials)
