@@ -100,7 +100,8 @@ def all_trials_failed(trials: Any) -> AllTrialsFailedError:
     failed = [doc for doc in docs if doc.get("state") in (JOB_STATE_DONE, JOB_STATE_ERROR)]  # none succeeded
     first = next((reason for reason in map(_failure_reason, failed) if reason), None)
     return AllTrialsFailedError(
-        f"All {len(failed)} trials failed, so there is no best point to return"
+        ("The only trial failed" if len(failed) == 1 else f"All {len(failed)} trials failed")
+        + ", so there is no best point to return"
         + (f" (the first: {first})" if first else "")
         + ". Fix the objective (run it by hand on one point of the space), or have it return "
           "{'status': 'fail'} only for points it cannot evaluate; the trials object holds every trial."
