@@ -9,9 +9,11 @@ when ``SIGOPT_API_TOKEN`` is set.
 from .adapter import fmin
 from .algo import report_finished, sigopt_suggest
 from .errors import (
+    AllTrialsFailedError,
     AuthenticationError,
     ConfigurationError,
     EngineError,
+    ObjectiveResultError,
     SearchMismatchError,
     SigOptHyperoptError,
     UnsupportedSpaceError,
@@ -31,10 +33,12 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "AllTrialsFailedError",
     "AuthenticationError",
     "ConfigurationError",
     "EngineError",
     "MongoTrials",
+    "ObjectiveResultError",
     "SearchMismatchError",
     "SigOptHyperoptError",
     "TranslatedSpace",

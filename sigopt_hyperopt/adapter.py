@@ -30,6 +30,7 @@ from hyperopt.fmin import generate_trials_to_calculate
 from hyperopt.utils import coarse_utcnow
 
 from .algo import sigopt_suggest
+from .fmin_checks import CheckedObjective, all_trials_failed, check_max_evals, no_trial_succeeded
 from .reporting import all_trial_docs
 from .session import current_session
 
@@ -62,9 +63,17 @@ def fmin(
     :func:`~sigopt_hyperopt.sigopt_suggest` (configure it with ``functools.partial``).  The trials
     object is created here when none is given, so the search can be finished; it is the same one
     hyperopt would make (from ``trials_save_file`` or ``points_to_evaluate``).
+
+    Unlike hyperopt's, it refuses a ``max_evals`` that can run nothing before any work, raises
+    :class:`~sigopt_hyperopt.errors.ObjectiveResultError` when the objective returns something that
+    is not a result, and :class:`~sigopt_hyperopt.errors.AllTrialsFailedError` (a hyperopt
+    ``AllTrialsFailed``) naming the first failure when no trial succeeded.
     """
     if trials is None:
         trials = _new_trials(points_to_evaluate, trials_save_file)
+    check_max_evals(max_evals, trials)
+    if not hasattr(trials, "_spark"):  # Spark executors need not have this package to unpickle the objective
+        fn = CheckedObjective(fn)
     completed = False
     try:
         result = hyperopt.fmin(
@@ -76,6 +85,11 @@ def fmin(
         )
         completed = True
         return result
+    except Exception as error:
+        if not no_trial_succeeded(error, trials):
+            raise
+        completed = True  # every evaluation ran; there is only no best one
+        raise all_trials_failed(trials) from None
     finally:
         finish_search(trials, interrupted=not completed)
 

@@ -9,7 +9,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .errors import SigOptHyperoptError
+from .errors import ConfigurationError, SigOptHyperoptError
 
 
 def _quickstart(args: argparse.Namespace) -> int:
@@ -60,7 +60,7 @@ def _install_engine(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from .dashboard.open import open_state, require_extra
+    from .dashboard.open import nothing_to_show, open_state, require_extra
 
     require_extra()
     from .dashboard.app import bind, serve
@@ -73,17 +73,21 @@ def _dashboard(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: anyone who can reach it sees the search (no login); it answers "
               "requests for this machine's names and IP addresses, add others with --allow-host", flush=True)
+    if (empty := nothing_to_show(state)) is not None:  # a search may be about to start: say so, serve anyway
+        print(f"warning: {empty}; the page shows trials as they arrive", flush=True)
     serve(state, sock, refresh=args.refresh, allow_hosts=args.allow_host or ())
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .dashboard.open import open_state, require_extra
+    from .dashboard.open import nothing_to_show, open_state, require_extra
 
     require_extra()
     from .dashboard.export import write_html
 
     state = open_state(args.trials_file, _store_url(args), args.exp_key, args.space, args.max_evals)
+    if (empty := nothing_to_show(state)) is not None:
+        raise ConfigurationError(f"Nothing to report: {empty}")
     path = write_html(state, args.html)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, opens without a network)")
     return 0
@@ -135,23 +139,34 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="evaluate jobs from a MongoDB store (drop-in for hyperopt-mongo-worker)")
     worker.add_argument("--mongo", default=None, help=MONGO_HELP + f", else {DEFAULT_WORKER_MONGO}")
     add_mongo_password_argument(worker)
-    worker.add_argument("--exp-key", default=None, help="only take jobs of this experiment key")
-    worker.add_argument("--poll-interval", type=float, default=5.0, help="seconds between looks for a job")
-    worker.add_argument("--max-consecutive-failures", type=int, default=4)
-    worker.add_argument("--max-jobs", type=int, default=sys.maxsize)
-    worker.add_argument("--reserve-timeout", type=float, default=120.0, help="stop when no job comes for this long")
-    worker.add_argument("--workdir", default=None)
-    worker.add_argument("--last-job-timeout", type=float, default=None, help="take no new job after this many seconds")
-    worker.add_argument("--heartbeat-interval", type=float, default=5.0, help="seconds between heartbeats of a running job")
+    worker.add_argument("--exp-key", default=None,
+                        help="only take jobs of this experiment key (default: jobs of every search)")
+    worker.add_argument("--poll-interval", type=float, default=5.0,
+                        help="seconds between looks for a job (default: %(default)g s; 0.1 for short objectives)")
+    worker.add_argument("--max-consecutive-failures", type=int, default=4,
+                        help="exit (status 3) after this many failed jobs in a row (default: %(default)s)")
+    worker.add_argument("--max-jobs", type=int, default=sys.maxsize,
+                        help="stop after this many jobs (default: no limit)")
+    worker.add_argument("--reserve-timeout", type=float, default=120.0,
+                        help="stop when no job comes for this long, in seconds; 0 waits forever (default: %(default)g s)")
+    worker.add_argument("--workdir", default=None,
+                        help="run every job in this directory (default: a directory per job, removed when left empty)")
+    worker.add_argument("--last-job-timeout", type=float, default=None,
+                        help="take no new job after this many seconds (default: no limit)")
+    worker.add_argument("--heartbeat-interval", type=float, default=5.0,
+                        help="seconds between heartbeats of a running job (default: %(default)g s)")
     worker.add_argument("--stale-after", type=float, default=60.0,
-                        help="requeue running jobs whose worker has not heartbeaten for this long")
-    worker.add_argument("--max-requeues", type=int, default=3, help="then mark the job ERROR instead")
+                        help="requeue running jobs whose worker has not heartbeaten for this long, in seconds "
+                             "(default: %(default)g s)")
+    worker.add_argument("--max-requeues", type=int, default=3,
+                        help="requeue a job at most this many times, then mark it ERROR (default: %(default)s)")
     worker.add_argument("--grace-period", type=float, default=30.0,
-                        help="on SIGTERM, seconds to finish the current job before handing it back")
+                        help="on SIGTERM, seconds to finish the current job before handing it back (default: %(default)g s)")
     worker.add_argument("--outage-tolerance", type=float, default=120.0,
-                        help="seconds to keep retrying an unreachable database before exiting with an error")
+                        help="seconds to keep retrying an unreachable database before exiting with an error "
+                             "(default: %(default)g s)")
     worker.add_argument("--max-jobs-in-db", type=int, default=sys.maxsize,
-                        help="stop when the database holds more jobs than this")
+                        help="stop when the database holds more jobs than this (default: no limit)")
     worker.add_argument("--no-subprocesses", action="store_true",
                         help="accepted for compatibility: jobs always run in the worker process")
     worker.set_defaults(handler=_worker, verbose_default=True)

@@ -7,6 +7,8 @@ says what to do.  Catch :class:`SigOptHyperoptError` to catch them all.
 
 from __future__ import annotations
 
+from hyperopt.exceptions import AllTrialsFailed
+
 
 class SigOptHyperoptError(Exception):
     """Base class of every error raised on purpose by sigopt-hyperopt."""
@@ -55,3 +57,14 @@ class DatabaseError(SigOptHyperoptError):
 
 class SearchBusyError(SigOptHyperoptError):
     """Another driver is running this search (same store and ``exp_key``)."""
+
+
+class ObjectiveResultError(SigOptHyperoptError, TypeError):
+    """The objective returned something hyperopt cannot read as a result (a string, None, a list...)."""
+
+
+class AllTrialsFailedError(SigOptHyperoptError, AllTrialsFailed):
+    """Every trial of the search failed, so there is no best point to return.
+
+    Also a hyperopt ``AllTrialsFailed``, so code written against hyperopt's ``fmin`` still catches it.
+    """

@@ -8,6 +8,7 @@ served from the ``plotly`` Python package, so the page works on machines without
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import socket
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..errors import ConfigurationError
 from .hosts import HostCheck, served_names
 from .state import DashboardState
 
@@ -122,7 +124,16 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigurationError(f"{shown} is in use (another dashboard?): stop that process, or choose another "
+                                     "port with --port (--port=0 picks a free one)") from None
+        raise ConfigurationError(f"Cannot listen on {shown} ({error.strerror}): give --host an address of this "
+                                 "machine (127.0.0.1 for this machine only) and a --port you may use") from None
     sock.listen(128)
     return sock
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +29,17 @@ def load_space(reference: str) -> Any:
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
         raise ConfigurationError(f"--space {reference!r}: expected module:attribute, e.g. mysearch:space")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        # `python -m` puts the current folder on the path, the installed command does not; a search
+        # script is usually run from the folder it lives in.  Appended: it never shadows a package.
+        sys.path.append(os.getcwd())
     try:
         value: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             value = getattr(value, part)
     except (ImportError, AttributeError) as error:
-        raise ConfigurationError(f"--space {reference!r} cannot be loaded ({error}); is the module on PYTHONPATH?") from None
+        raise ConfigurationError(f"--space {reference!r} cannot be loaded ({error}); run the "
+                                 "command in the folder that holds the module, or put that folder on PYTHONPATH") from None
     return value
 
 
@@ -56,3 +63,18 @@ def open_state(trials_file: str | None, mongo: str | None, exp_key: str | None =
     if not state.poll():
         raise ConfigurationError(f"Cannot read {state.source.description}: {state.health.message}")
     return state
+
+
+def nothing_to_show(state: DashboardState) -> str | None:
+    """Why the store, as the command line narrowed it, holds no trial to show; None when it holds some."""
+    if state.experiments():
+        return None
+    exp_key = getattr(state.source, "exp_key", None)
+    if exp_key is None:
+        return f"{state.source.description} holds no trials yet"
+    held = state.source.exp_keys()
+    where = state.source.description.replace(f" exp_key={exp_key}", "")
+    if not held:
+        return f"{where} holds no trials (none with exp_key {exp_key!r}, none at all)"
+    return (f"{where} holds no trials with exp_key {exp_key!r}; its exp_keys are {', '.join(map(repr, held))} "
+            "(give one of them with --exp-key, or leave --exp-key out to see all)")

@@ -81,6 +81,10 @@ class Source(Protocol):
 
     def search_record(self, exp_key: str | None) -> dict | None: ...
 
+    def exp_keys(self) -> list[str]:
+        """Every exp_key of the store (read once, to tell a user which searches it holds)."""
+        ...
+
 
 class MongoSource:
     """A MongoDB store (the layout ``MongoTrials`` and ``sigopt-hyperopt worker`` write)."""
@@ -159,6 +163,9 @@ class MongoSource:
         blob = self._attachment(SEARCH_KEY, exp_key)
         return _json_record(blob)
 
+    def exp_keys(self) -> list[str]:
+        return sorted(str(key) for key in self._jobs.distinct("exp_key") if key is not None)
+
 
 class PickleSource:
     """A ``Trials`` object saved with pickle (``trials_save_file``, or by hand); re-read when it changes.
@@ -199,6 +206,10 @@ class PickleSource:
     def _attachments(self) -> Any:
         attachments = getattr(self._trials, "attachments", None)
         return attachments if hasattr(attachments, "get") else {}
+
+    def exp_keys(self) -> list[str]:
+        docs = list(getattr(self._trials, "_dynamic_trials", None) or getattr(self._trials, "trials", None) or [])
+        return sorted({str(d["exp_key"]) for d in docs if d.get("exp_key") is not None})
 
 
 def _json_record(blob: Any) -> dict | None:

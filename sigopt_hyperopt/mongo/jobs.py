@@ -52,6 +52,11 @@ logger = logging.getLogger(__name__)
 CLAIMS_COLLECTION = "job_claims"
 """One document per (job, attempt): whoever inserted it owns that attempt of the job."""
 
+RECOVERIES_COLLECTION = "job_recoveries"
+"""One document per lost (job, attempt) (``_id`` = ``<job id>/<attempt>``): whoever inserted it
+requeues that attempt.  Workers that notice a dead worker's job at the same moment would otherwise
+all requeue it: on FerretDB 1.x an ``update_one`` is not atomic, so each of them saw its write win."""
+
 QUEUE_COLLECTION = "job_queue"
 """One entry per queued job (``_id`` = ``<job id>/<attempt>``, the id of the claim that takes it),
 written with the job and removed when a worker takes it: workers find work here, not in the jobs."""
@@ -327,6 +332,8 @@ class MongoJobs(mongoexp.MongoJobs):
             if claim is None or claim.get("at", now) >= cutoff:
                 continue
             attempt = int(str(entry["_id"]).rsplit("/", 1)[1])
+            if not self._win_recovery(entry["job"], attempt, cutoff):
+                continue
             orphan = {"_id": entry["job"], "state": JOB_STATE_NEW, "attempt": _attempt_is(attempt)}
             job = self.jobs.find_one_and_update(orphan, {"$set": {"attempt": attempt + 1}, "$inc": {"version": 1}},
                                                 return_document=pymongo.ReturnDocument.AFTER)
@@ -339,6 +346,8 @@ class MongoJobs(mongoexp.MongoJobs):
         return recovered
 
     def _requeue(self, job: dict, still_stale: dict, max_requeues: int) -> int:
+        if not self._win_recovery(job["_id"], int(job.get("attempt") or 0), still_stale["refresh_time"]["$lt"]):
+            return 0
         requeues = int(job.get("requeues", 0)) + 1
         if requeues > max_requeues:
             change = {"state": JOB_STATE_ERROR,
@@ -354,6 +363,23 @@ class MongoJobs(mongoexp.MongoJobs):
                 self.enqueue([written])
             self.record_change(written)
         return taken.modified_count
+
+    def _win_recovery(self, job_id: Any, attempt: int, cutoff: datetime.datetime) -> bool:
+        """Whether this process is the one that recovers this attempt of the job (a unique-key claim).
+
+        A recovery claimed before ``cutoff`` whose job is still found lost means its claimant died
+        between the claim and the write: it is taken over (by one process: the insert decides again).
+        """
+        key = f"{job_id}/{attempt}"
+        recoveries = self.db[RECOVERIES_COLLECTION]
+        for _ in range(2):
+            try:
+                recoveries.insert_one({"_id": key, "job": job_id, "at": self.now()})
+                return True
+            except pymongo.errors.DuplicateKeyError:
+                if not recoveries.delete_one({"_id": key, "at": {"$lt": cutoff}}).deleted_count:
+                    return False
+        return False
 
     @survives_outages
     def hand_back(self, job: dict, host_id: Any) -> bool:
