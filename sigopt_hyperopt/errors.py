@@ -55,6 +55,14 @@ class DatabaseError(SigOptHyperoptError):
     """The MongoDB store cannot be used: bad URL, unreachable server, refused credentials."""
 
 
+class RefusedOperationError(DatabaseError):
+    """The database refuses one operation (by closing the connection on it) while answering others.
+
+    FerretDB does this for values it cannot store (a NaN).  Not an outage: retrying cannot help, so
+    the caller fails the one thing that needed the operation (a worker: that job) and goes on.
+    """
+
+
 class SearchBusyError(SigOptHyperoptError):
     """Another driver is running this search (same store and ``exp_key``)."""
 

@@ -12,7 +12,9 @@ and adds what keeps a parallel search from losing work:
 * a registry entry: the worker announces itself in the ``workers`` collection while it runs, so the
   driver can size its queue to the workers it can see;
 * a clean stop: on SIGTERM/SIGINT the worker takes no new job; a job still running after
-  ``grace_period`` seconds is handed back (NEW again), so a clean stop leaves nothing RUNNING.
+  ``grace_period`` seconds is handed back (NEW again), so a clean stop leaves nothing RUNNING;
+* jobs that cannot be run end in ERROR with the reason and the worker goes on: a malformed job
+  document (checked before anything reads it), a result the database refuses to store.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ import pymongo.errors
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, spec_from_misc
 
+from .errors import RefusedOperationError
 from .mongo import DatabaseError, MongoJobs, MongoTrials, parse_mongo_url
+from .mongo.malformed import what_is_malformed
 from .worker_id import new_worker_id
 
 logger = logging.getLogger(__name__)
@@ -69,6 +73,10 @@ FULL_LOOK_S = 2.0
 
 class _HandBack(BaseException):
     """Raised in the main thread when a stopping worker's grace period runs out."""
+
+
+class _Malformed(Exception):
+    """A job whose document a worker cannot run; it was written ERROR (not the objective's failure)."""
 
 
 class Worker:
@@ -117,11 +125,14 @@ class Worker:
             except _HandBack:
                 self._hand_back(job)
                 break
-            except DatabaseError:
-                raise  # the store is gone for good: stop, saying why
-            except Exception as error:  # the objective failed; the job is ERROR
+            except _Malformed as error:
+                logger.warning("job %s not run: %s", job["_id"], error)
+                continue
+            except Exception as error:  # the objective failed, or its result was refused; the job is ERROR
+                if isinstance(error, DatabaseError) and not isinstance(error, RefusedOperationError):
+                    raise  # the store is gone for good: stop, saying why
                 failures += 1
-                logger.warning("job tid=%s failed (%d in a row): %s", job["tid"], failures, error)
+                logger.warning("job tid=%s failed (%d in a row): %s", job.get("tid"), failures, error)
                 continue
             failures = 0
             done += 1
@@ -195,6 +206,11 @@ class Worker:
 
     def _run_job(self, job: dict) -> None:
         started = time.monotonic()
+        malformed = what_is_malformed(job)
+        if malformed is not None:
+            self.jobs.update(job, {"state": JOB_STATE_ERROR, "error": ("MalformedJob", malformed),
+                                   "refresh_time": self.jobs.now()})
+            raise _Malformed(malformed)
         logger.info("job tid=%s (%s) reserved", job["tid"], job["_id"])
         trials = MongoTrials(self.jobs, exp_key=job["exp_key"], refresh=False)
         ctrl = mongoexp.MongoCtrl(trials=trials, current_trial=job, read_only=False)
@@ -219,6 +235,9 @@ class Worker:
                 for name, value in result.pop("attachments", {}).items():
                     ctrl.attachments[name] = value
                 self.jobs.update(job, {"state": JOB_STATE_DONE, "result": result, "refresh_time": self.jobs.now()})
+            except RefusedOperationError as error:
+                self._write_error(job, RefusedOperationError(f"the database refused to store the result: {error}"))
+                raise
             except (mongoexp.OperationFailure, DatabaseError):
                 raise  # the job was requeued meanwhile (its new owner writes it), or the store is gone
             except Exception as error:  # e.g. a result too large or not storable
@@ -264,7 +283,7 @@ class Worker:
 
     def _hand_back(self, job: dict) -> None:
         if self.jobs.hand_back(job, self.host_id):
-            logger.warning("job tid=%s handed back unfinished (stop requested)", job["tid"])
+            logger.warning("job tid=%s handed back unfinished (stop requested)", job.get("tid"))
 
     # -- signals ---------------------------------------------------------------------------------
 

@@ -45,3 +45,21 @@ def runs_until_released(params: dict) -> float:
     while not os.path.exists(params["release"]) and time.monotonic() < deadline:
         time.sleep(0.1)
     return quadratic(params)
+
+
+def nan_loss(params: dict) -> float:
+    return float("nan")
+
+
+def inf_loss(params: dict) -> float:
+    return float("inf")
+
+
+def minus_inf_loss(params: dict) -> float:
+    return float("-inf")
+
+
+def nan_inside_the_result(params: dict) -> dict:
+    """A non-finite loss in a result dict, with non-finite values nested deeper (a user's metrics)."""
+    return {"status": "ok", "loss": float("nan"),
+            "metrics": {"auc": [float("nan"), 0.5], "gap": float("-inf"), "note": "nan"}}

@@ -16,9 +16,10 @@ transaction; six workers reserving 300 jobs with ``findAndModify`` there took 29
 index and scans the whole collection for any other filter (2 s for 10,000 jobs on this machine under
 load), so a cost per job that grew with the number of jobs made big searches crawl.  Everything a
 worker or the driver does per job is a lookup by ``_id`` or a read of a collection that stays small:
-the queue (:data:`QUEUE_COLLECTION`, one entry per queued job), the worker registry (one entry per
-worker, naming the job it runs: stale jobs are found there), and a change log (every job that
-changes state is written there too, whole, so the driver learns of it without reading the jobs).
+the queue (:data:`QUEUE_COLLECTION`, one entry per queued job), the claimed attempts not yet over
+(:data:`RUNNING_COLLECTION`: every RUNNING job is found there, so stale jobs are), the worker registry
+(one entry per worker, naming the job it runs), and a change log (every job that changes state is
+written there too, whole, so the driver learns of it without reading the jobs).
 
 FerretDB 1.24 does not serve even ``_id`` equality from an index (its query plan is a sequential
 scan on both of its backends; see docs/distributed.md), so the few per-job reads and writes of the
@@ -45,6 +46,7 @@ from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from .address import connect, parse_mongo_url
 from .clock import ServerClock
+from .nonfinite import encode_result
 from .outages import OUTAGE_TOLERANCE_S, insert_ignoring_duplicates, survives_outages
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,11 @@ all requeue it: on FerretDB 1.x an ``update_one`` is not atomic, so each of them
 QUEUE_COLLECTION = "job_queue"
 """One entry per queued job (``_id`` = ``<job id>/<attempt>``, the id of the claim that takes it),
 written with the job and removed when a worker takes it: workers find work here, not in the jobs."""
+
+RUNNING_COLLECTION = "job_running"
+"""One entry per claimed attempt that is not over (``_id`` = the claim's), written before the job is
+marked RUNNING and removed when the attempt ends (finished, handed back, requeued): every RUNNING job
+has one, so the stale-job scan sees every running job, whatever its worker's registry entry says."""
 
 QUEUE_SIGNAL_COLLECTION = "queue_signal"
 """One counter per job collection, bumped whenever a job becomes NEW: an idle worker reads it (by
@@ -99,6 +106,11 @@ def _back_to_new(job: dict) -> dict[str, Any]:
             "attempt": int(job.get("attempt", 0)) + 1}
 
 
+def _attempt_of(key: str) -> int:
+    """The attempt number in a claim's (queue entry's, running entry's) ``_id``."""
+    return int(str(key).rsplit("/", 1)[1])
+
+
 def _attempt_is(attempt: int) -> Any:
     """A filter on a job's attempt number; jobs written by the driver have none yet (attempt 0)."""
     return attempt if attempt else {"$in": [0, None]}
@@ -127,6 +139,10 @@ class MongoJobs(mongoexp.MongoJobs):
     @property
     def queue(self) -> Any:
         return self.db[QUEUE_COLLECTION]
+
+    @property
+    def running(self) -> Any:
+        return self.db[RUNNING_COLLECTION]
 
     @survives_outages
     def __len__(self) -> int:
@@ -228,12 +244,14 @@ class MongoJobs(mongoexp.MongoJobs):
                     logger.warning("attachment %s of job %s was already gone", file_id, document["_id"])
             self.jobs.delete_one({"_id": document["_id"]})
             self.queue.delete_many({"job": document["_id"]})
+            self.running.delete_many({"job": document["_id"]})
 
     def create_indexes(self) -> None:
         """Once per handle: every ``MongoTrials`` a worker builds per job would otherwise repeat it."""
         if not getattr(self, "_indexes_created", False):
             super().create_indexes()
             self.queue.create_index([("exp_key", pymongo.ASCENDING)])
+            self.running.create_index([("exp_key", pymongo.ASCENDING)])
             self._indexes_created = True
 
     @survives_outages
@@ -247,25 +265,43 @@ class MongoJobs(mongoexp.MongoJobs):
         """Take the oldest queued job (lowest tid) for this owner, or None when nothing is queued.
 
         Ownership is a claim on (job, attempt); the job document is only marked RUNNING by the
-        claim's winner, after the worker's registry entry names the job (so a worker that dies
-        from here on leaves its job where the stale-job scan finds it).
+        claim's winner, after its running entry is written and the worker's registry entry names
+        the job (so a worker that dies from here on leaves its job where the stale-job scan finds it).
+
+        A call retried after a lost connection first looks for a job this owner already took: the
+        server may have marked it RUNNING and the reply never arrived (the queue entry may be gone
+        too), and a retry that only looked for NEW jobs would leave it RUNNING with nobody running it.
         """
         if cond and cond.get("owner") is not None:
             raise ValueError("refusing to reserve an owned job")
+        if getattr(self, "_reserve_interrupted", False):
+            job = self._resume_own_claim(host_id)
+            if job is not None:
+                self._reserve_interrupted = False
+                return job
+        self._reserve_interrupted = True  # until this call returns
+        job = self._take_queued(host_id, cond, exp_key)
+        self._reserve_interrupted = False
+        return job
+
+    def _take_queued(self, host_id: Any, cond: dict | None, exp_key: str | None) -> dict | None:
         scope = {"exp_key": exp_key} if exp_key is not None else {}
         entries = sorted(self.queue.find(scope), key=lambda e: (e.get("tid") is None, e.get("tid"), e["_id"]))
         candidates = entries[:RESERVE_CANDIDATES]
         if not candidates and self._legacy_look_due():
-            candidates = [{"_id": queue_key(job["_id"], int(job.get("attempt") or 0)), "job": job["_id"]}
+            candidates = [{"_id": queue_key(job["_id"], int(job.get("attempt") or 0)), "job": job["_id"],
+                           "exp_key": job.get("exp_key")}
                           for job in self.jobs.find({**scope, **(cond or {}), "owner": None, "state": JOB_STATE_NEW},
-                                                    projection=["_id", "attempt"], sort=[("tid", pymongo.ASCENDING)],
-                                                    limit=RESERVE_CANDIDATES)]
+                                                    projection=["_id", "attempt", "exp_key"],
+                                                    sort=[("tid", pymongo.ASCENDING)], limit=RESERVE_CANDIDATES)]
         rest = candidates[1:]
         random.shuffle(rest)  # the oldest first; if taken, not everyone's second choice too
         for entry in candidates[:1] + rest:
-            job_id, attempt = entry["job"], int(str(entry["_id"]).rsplit("/", 1)[1])
+            job_id, attempt = entry["job"], _attempt_of(entry["_id"])
             if not self._claim(job_id, attempt, host_id):
                 continue
+            insert_ignoring_duplicates(self.running, [{"_id": entry["_id"], "job": job_id, "owner": host_id,
+                                                       "exp_key": entry.get("exp_key"), "at": self.now()}])
             self.set_current_job(host_id, job_id)
             now = self.now()
             job = self.jobs.find_one_and_update(
@@ -276,6 +312,20 @@ class MongoJobs(mongoexp.MongoJobs):
             )
             self.queue.delete_one({"_id": entry["_id"]})  # taken, or stale (cancelled, or a later attempt queued)
             if job is not None and job["owner"] == host_id:
+                self.record_change(job)
+                return job
+            self.running.delete_one({"_id": entry["_id"], "owner": host_id})  # nothing to run
+        return None
+
+    def _resume_own_claim(self, host_id: Any) -> dict | None:
+        """A job this owner's running entry names and the server marked RUNNING for it, if any."""
+        for entry in list(self.running.find({"owner": host_id})):
+            job = self.jobs.find_one({"_id": entry["job"], "owner": host_id, "state": JOB_STATE_RUNNING,
+                                      "attempt": _attempt_is(_attempt_of(entry["_id"]))})
+            if job is not None:
+                logger.warning("job tid=%s was taken by this worker but the answer was lost; running it", job.get("tid"))
+                self.set_current_job(host_id, job["_id"])
+                self.queue.delete_one({"_id": entry["_id"]})
                 self.record_change(job)
                 return job
         return None
@@ -303,50 +353,71 @@ class MongoJobs(mongoexp.MongoJobs):
     def requeue_stale(self, stale_after: float, max_requeues: int, exp_key: str | None = None) -> int:
         """Give back jobs whose owner stopped heartbeating; a job requeued too often becomes ERROR.
 
-        The running jobs are found through the worker registry (small), each checked by ``_id``;
-        a queued job whose claim was won by a process that died before marking it RUNNING is found
-        through the queue (small).  The writes are idempotent (the next attempt number is set, not
-        incremented), so workers that do this at the same moment agree.
+        Every claimed attempt not yet over has a running entry (small collection), so every RUNNING
+        job is seen, not only those a worker's registry entry names (a lost reply, a worker that moved
+        on, leaves a job RUNNING that no registry entry names).  An entry whose worker's registry entry
+        names its job with a recent beat costs nothing; any other older than ``stale_after`` has its
+        job read by ``_id``: RUNNING without a recent refresh is requeued, NEW at the claimed attempt
+        (the winner died before marking it RUNNING) is requeued as its next attempt, an attempt that
+        is over loses its entry.  A claim whose winner died before writing its running entry is
+        found through the queue (small).  The writes are idempotent (the next attempt number is set,
+        not incremented), so workers that do this at the same moment agree.
         """
         now = self.now()
         cutoff = now - datetime.timedelta(seconds=stale_after)
-        recovered = 0
-        for worker in list(self.db[WORKERS_COLLECTION].find({})):
-            job_id = worker.get("job")
-            if job_id is not None and (worker.get("beat") or now) < cutoff:
-                job = self.jobs.find_one({"_id": job_id})
-                running_here = job is not None and job.get("state") == JOB_STATE_RUNNING and job.get("owner") == worker["_id"]
-                stale = running_here and job.get("refresh_time") is not None and job["refresh_time"] < cutoff
-                if stale and exp_key is not None and job.get("exp_key") != exp_key:
-                    continue  # another search's: its own workers (or any-search ones) recover it
-                if stale:
-                    still_stale = {"state": JOB_STATE_RUNNING, "owner": worker["_id"], "refresh_time": {"$lt": cutoff}}
-                    recovered += self._requeue(job, still_stale, max_requeues)
-                if stale or not running_here:  # a job still beating on its own is looked at again later
-                    self.db[WORKERS_COLLECTION].update_one({"_id": worker["_id"], "job": job_id}, {"$set": {"job": None}})
-            elif (worker.get("expires") or now) < now - FORGET_WORKERS_AFTER:
-                self.db[WORKERS_COLLECTION].delete_one({"_id": worker["_id"], "expires": worker.get("expires")})
         scope = {"exp_key": exp_key} if exp_key is not None else {}
+        workers = {worker["_id"]: worker for worker in self.db[WORKERS_COLLECTION].find({})}
+        recovered = 0
+        for entry in list(self.running.find(scope)):
+            worker = workers.get(entry.get("owner")) or {}
+            beating = worker.get("job") == entry["job"] and worker.get("beat") is not None and worker["beat"] >= cutoff
+            if not beating and entry.get("at", now) < cutoff:
+                recovered += self._recover_attempt(entry, cutoff, max_requeues)
         for entry in list(self.queue.find(scope)):
             claim = self.db[CLAIMS_COLLECTION].find_one({"_id": entry["_id"]})
-            if claim is None or claim.get("at", now) >= cutoff:
-                continue
-            attempt = int(str(entry["_id"]).rsplit("/", 1)[1])
-            if not self._win_recovery(entry["job"], attempt, cutoff):
-                continue
-            orphan = {"_id": entry["job"], "state": JOB_STATE_NEW, "attempt": _attempt_is(attempt)}
-            job = self.jobs.find_one_and_update(orphan, {"$set": {"attempt": attempt + 1}, "$inc": {"version": 1}},
-                                                return_document=pymongo.ReturnDocument.AFTER)
-            self.queue.delete_one({"_id": entry["_id"]})
-            if job is not None:
-                logger.warning("job %s was claimed by a worker that died before starting it; requeued", entry["job"])
-                self.enqueue([job])
-                self.record_change(job)
-                recovered += 1
+            if claim is not None and claim.get("at", now) < cutoff:
+                recovered += self._requeue_unstarted(entry["job"], _attempt_of(entry["_id"]), cutoff)
+        for worker in workers.values():
+            if (worker.get("expires") or now) < now - FORGET_WORKERS_AFTER:
+                self.db[WORKERS_COLLECTION].delete_one({"_id": worker["_id"], "expires": worker.get("expires")})
         return recovered
 
-    def _requeue(self, job: dict, still_stale: dict, max_requeues: int) -> int:
-        if not self._win_recovery(job["_id"], int(job.get("attempt") or 0), still_stale["refresh_time"]["$lt"]):
+    def _recover_attempt(self, entry: dict, cutoff: datetime.datetime, max_requeues: int) -> int:
+        """Requeue the job of a running entry that nobody vouches for, if it is stale; drop an entry whose attempt is over."""
+        attempt = _attempt_of(entry["_id"])
+        job = self.jobs.find_one({"_id": entry["job"]})
+        if job is None or int(job.get("attempt") or 0) != attempt or job.get("state") not in (JOB_STATE_NEW,
+                                                                                               JOB_STATE_RUNNING):
+            self.running.delete_one({"_id": entry["_id"]})
+            return 0
+        if job["state"] == JOB_STATE_NEW:
+            return self._requeue_unstarted(entry["job"], attempt, cutoff)
+        refreshed = job.get("refresh_time")
+        if refreshed is not None and refreshed >= cutoff:
+            return 0  # it beats although no registry entry names it: looked at again by the next scan
+        still_stale = {"state": JOB_STATE_RUNNING, "owner": job.get("owner"), "attempt": _attempt_is(attempt),
+                       "refresh_time": refreshed}
+        return self._requeue(job, still_stale, max_requeues, cutoff)
+
+    def _requeue_unstarted(self, job_id: Any, attempt: int, cutoff: datetime.datetime) -> int:
+        """Queue as its next attempt a job whose claim was won by a process that never marked it RUNNING."""
+        if not self._win_recovery(job_id, attempt, cutoff):
+            return 0
+        key = queue_key(job_id, attempt)
+        orphan = {"_id": job_id, "state": JOB_STATE_NEW, "attempt": _attempt_is(attempt)}
+        job = self.jobs.find_one_and_update(orphan, {"$set": {"attempt": attempt + 1}, "$inc": {"version": 1}},
+                                            return_document=pymongo.ReturnDocument.AFTER)
+        self.queue.delete_one({"_id": key})
+        self.running.delete_one({"_id": key})
+        if job is None:
+            return 0
+        logger.warning("job %s was claimed by a worker that died before starting it; requeued", job_id)
+        self.enqueue([job])
+        self.record_change(job)
+        return 1
+
+    def _requeue(self, job: dict, still_stale: dict, max_requeues: int, cutoff: datetime.datetime) -> int:
+        if not self._win_recovery(job["_id"], int(job.get("attempt") or 0), cutoff):
             return 0
         requeues = int(job.get("requeues", 0)) + 1
         if requeues > max_requeues:
@@ -356,6 +427,7 @@ class MongoJobs(mongoexp.MongoJobs):
             change = {**_back_to_new(job), "requeues": requeues}
         taken = self.jobs.update_one({**still_stale, "_id": job["_id"]}, {"$set": change, "$inc": {"version": 1}})
         if taken.modified_count:
+            self._forget_attempt(job)
             logger.warning("job tid=%s of %s stopped heartbeating: %s", job.get("tid"), job.get("owner"),
                            "marked ERROR" if change["state"] == JOB_STATE_ERROR else f"requeued ({requeues})")
             written = {**job, **change, "version": int(job.get("version", 0)) + 1}
@@ -390,10 +462,22 @@ class MongoJobs(mongoexp.MongoJobs):
             {"$set": change, "$inc": {"version": 1}},
         )
         if handed.modified_count:
+            self._forget_attempt(job)
             written = {**job, **change, "version": int(job.get("version", 0)) + 1}
             self.enqueue([written])
             self.record_change(written)
         return handed.modified_count == 1
+
+    def _forget_attempt(self, job: dict) -> None:
+        """Remove the running entry of ``job``'s current attempt, which just ended.
+
+        Best effort: an entry left behind costs the next stale-job scan one read of the job, which
+        then removes it.
+        """
+        try:
+            self.running.delete_one({"_id": queue_key(job["_id"], int(job.get("attempt") or 0))})
+        except pymongo.errors.PyMongoError as error:
+            logger.debug("running entry of job %s not removed: %s", job.get("_id"), error)
 
     # -- the worker registry: how many workers the driver can see, and which jobs they run -----------
 
@@ -431,6 +515,8 @@ class MongoJobs(mongoexp.MongoJobs):
         """Set ``dct`` on ``doc`` if nobody changed it meanwhile (hyperopt's version check)."""
         collection = self.collection if collection is None else collection
         changes = copy.deepcopy(dct)
+        if "result" in changes:  # NaN and ±inf as every MongoDB-wire server stores them (nonfinite.py)
+            changes["result"] = encode_result(changes["result"])
         if "_id" not in doc:
             raise ValueError('doc must have an "_id" key to be updated')
         if changes.pop("_id", doc["_id"]) != doc["_id"]:
@@ -446,6 +532,8 @@ class MongoJobs(mongoexp.MongoJobs):
         doc.update(changes)
         if "state" in changes and collection.name == self.jobs.name:
             self.record_change(doc)
+            if changes["state"] != JOB_STATE_RUNNING:
+                self._forget_attempt(doc)
         return doc
 
     @survives_outages

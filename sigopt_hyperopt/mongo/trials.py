@@ -25,6 +25,7 @@ from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_
 from .attachments import DurableAttachments, ReportedMarks
 from .jobs import MongoJobs
 from .lease import LEASE_SECONDS, DriverLease
+from .nonfinite import decode_result
 from .outages import OUTAGE_TOLERANCE_S, survives_outages
 
 UNFINISHED = (JOB_STATE_NEW, JOB_STATE_RUNNING)
@@ -56,6 +57,7 @@ class TrialsView:
     """Documents added after all others (the driver's own inserts) since the lists were last updated."""
 
     def put(self, doc: dict) -> None:
+        doc = decode_result(doc)  # NaN and ±inf as the worker stored them (nonfinite.py)
         old = self.docs.get(doc["_id"])
         if old is not None and int(old.get("version", 0)) > int(doc.get("version", 0)):
             return  # an older write logged after a newer one was read
