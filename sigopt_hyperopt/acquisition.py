@@ -54,7 +54,7 @@ class SearchBudget:
     polish_step_size: float = 0.01
     """Adam's step, as a fraction of each dimension's width."""
     lbfgs_starts: int = 5
-    lbfgs_iterations: int = 40
+    lbfgs_iterations: int = 25
 
 
 DEFAULT_BUDGET = SearchBudget()

@@ -24,8 +24,7 @@ What this module adds, so that reuse does not cost determinism:
 - **Warm refits between anchors** (the ``warm_fit`` option).  Up to 40 observations every call
   refits; a fit from scratch (libsigopt's ten random SLSQP starts) at each is most of a short
   search's time.  Full fits run only at *anchor* counts (every ``ANCHOR_EVERY`` observations); a
-  count in between starts from the last anchor's hyperparameters plus ``WARM_STARTS - 1`` random
-  starts.  The anchor is itself a pure function of the oldest observations, so the schedule stays
+  count in between runs one SLSQP descent from the last anchor's hyperparameters.  The anchor is itself a pure function of the oldest observations, so the schedule stays
   pure: a restarted driver fits that one anchor again and gets the same answers.
 - **What is modelled** (:func:`modelled_points`): with the ``output_warping`` option the losses are
   warped (:mod:`~sigopt_hyperopt.output_warping`) before the fit and before the GP; with
@@ -74,8 +73,8 @@ FIT_MULTISTARTS = 10
 CACHE_ENTRIES = 16
 ANCHOR_EVERY = 8
 """With ``warm_fit``: counts that are multiples of this get a full fit; the others start from it."""
-WARM_STARTS = 3
-"""SLSQP starts of a warm refit: the anchor's hyperparameters and two random ones."""
+WARM_STARTS = 1
+"""SLSQP starts of a warm refit: only the anchor's hyperparameters (they move little in 8 observations)."""
 NOISE_START = 1e-2
 """Starting noise variance, as a fraction of the modelled values' variance (its bounds are libsigopt's)."""
 
