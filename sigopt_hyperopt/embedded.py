@@ -75,6 +75,7 @@ class EmbeddedEngine(Engine):
         allowed = ("name", "parameters", "metrics", "conditionals", "observation_budget")
         local_spec = {key: value for key, value in spec.items() if key in allowed}
         local_spec["parallel_bandwidth"] = 1
+        self._spec = dict(spec)
         try:
             self._experiment = LocalExperimentBuilder(local_spec)
         except ValueError as error:

@@ -163,8 +163,12 @@ class WarmHyperparameterFit(ScheduledHyperparameterFit):
 
 
 def anchor_count(count: int) -> int:
-    """The count whose full fit a warm refit at ``count`` observations starts from (0: none)."""
-    return (count - 1) // ANCHOR_EVERY * ANCHOR_EVERY if count > ANCHOR_EVERY else 0
+    """The count whose full fit a warm refit at ``count`` observations starts from (0: a full fit).
+
+    Anchors themselves (multiples of ``ANCHOR_EVERY``) are fitted from scratch, so a restarted
+    driver recomputes at most one anchor, never a chain of them.
+    """
+    return 0 if count % ANCHOR_EVERY == 0 else count // ANCHOR_EVERY * ANCHOR_EVERY
 
 
 def _value_range(experiment: Any, observations: Sequence[LocalObservation],
