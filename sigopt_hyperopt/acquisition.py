@@ -14,6 +14,12 @@ back to categorical/integer points, and replaces only the search:
 3. for several points, add the chosen point as a constant-liar observation and score the same
    candidates again (they are drawn once per call).
 
+With the engine's ``log_ei`` option (the default) the scan and the polish work on the logarithm of
+EI (:mod:`~sigopt_hyperopt.log_ei`), and the polish is one L-BFGS-B run over all starts at once (the
+sum of their logEI, whose gradient separates by start: one batched posterior evaluation per step,
+as Optuna's GPSampler and BoTorch batch their restarts).  With ``mean_incumbent`` the improvement
+is measured from the lowest posterior mean at an evaluated point.
+
 All randomness comes from numpy's global generator, which the engine seeds per call.
 """
 
@@ -23,10 +29,14 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import minimize
 from libsigopt.aux.constant import PARALLEL_CONSTANT_LIAR
 from libsigopt.compute.optimization_auxiliary import AdamParameters
 from libsigopt.compute.vectorized_optimizers import AdamOptimizer
 from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical
+
+from .engine_options import DEFAULT_OPTIONS, EngineOptions
+from .log_ei import LogExpectedImprovement
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class SearchBudget:
     polish_steps: int = 30
     polish_step_size: float = 0.01
     """Adam's step, as a fraction of each dimension's width."""
+    lbfgs_starts: int = 5
+    lbfgs_iterations: int = 25
 
 
 DEFAULT_BUDGET = SearchBudget()
@@ -87,16 +99,67 @@ def _polished(domain, acquisition_function, candidates: np.ndarray, scores: np.n
     return best if polish.best_value >= scores[top[0]] else candidates[top[0]]
 
 
+def _polished_log_ei(domain, log_ei: LogExpectedImprovement, candidates: np.ndarray, scores: np.ndarray,
+                     budget: SearchBudget) -> np.ndarray:
+    """The best point of one L-BFGS-B run over the top distinct candidates (logEI summed over starts)."""
+    order = np.argsort(-scores, kind="stable")
+    top = [order[0]]
+    for index in order[1:]:  # distinct starts: the scan's top few are often one cloud's neighbours
+        if len(top) >= budget.lbfgs_starts:
+            break
+        if all(np.max(np.abs(candidates[index] - candidates[t])) > 1e-9 for t in top):
+            top.append(index)
+    best_point, best_score = candidates[order[0]], scores[order[0]]
+    if not log_ei.differentiable or budget.lbfgs_iterations <= 0 or not np.isfinite(best_score):
+        return best_point
+    starts = candidates[top]
+    count, dim = starts.shape
+    lower, upper = (np.asarray(b, dtype=float) for b in domain.get_lower_upper_bounds())
+
+    def objective(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        values, gradients = log_ei.values_and_gradients(flat.reshape(count, dim))
+        values = np.nan_to_num(values, nan=-1e300, neginf=-1e300)
+        gradients = np.nan_to_num(gradients, nan=0.0, posinf=0.0, neginf=0.0)
+        return -float(np.sum(values)), -gradients.ravel()
+
+    result = minimize(objective, starts.ravel(), jac=True, method="L-BFGS-B",
+                      bounds=list(zip(np.tile(lower, count), np.tile(upper, count))),
+                      options={"maxiter": budget.lbfgs_iterations})
+    ends = np.clip(result.x.reshape(count, dim), lower, upper)
+    end_scores = log_ei.values(ends)
+    winner = int(np.argmax(end_scores))
+    # Never worse than the scan: L-BFGS-B can stop at a worse point when a start's slope misleads it.
+    return ends[winner] if end_scores[winner] > best_score else best_point
+
+
+def set_mean_incumbent(acquisition_function, evaluated: int) -> None:
+    """Measure improvement from the lowest posterior mean among the first ``evaluated`` points.
+
+    With a fitted noise level a lucky observation lies below the function; improvement over it
+    undervalues every point near the optimum.  The lies of pending points come after the evaluated
+    ones in the model's data and are left out.
+    """
+    predictor = acquisition_function.predictor
+    points = predictor.points_sampled[:evaluated]
+    if len(points):
+        acquisition_function.best_value = float(np.min(predictor.compute_mean_of_points(points)))
+
+
 def maximize_with_constant_liar(domain, acquisition_function, count: int,
-                                budget: SearchBudget = DEFAULT_BUDGET) -> np.ndarray:
+                                budget: SearchBudget = DEFAULT_BUDGET,
+                                options: EngineOptions = DEFAULT_OPTIONS) -> np.ndarray:
     """``count`` points, each maximizing EI given the ones before it as constant-liar observations."""
     af = copy.deepcopy(acquisition_function)  # lies are appended to the model; keep the caller's clean
     candidates = _candidates(domain, af, budget)
+    log_ei = LogExpectedImprovement(af) if options.log_ei else None
     chosen = []
     for _ in range(count):
         # Every candidate is rescored: a lie next to good results can raise EI far from it (the GP
         # rings between the lie and its neighbours), so no candidate can be skipped safely.
-        point = _polished(domain, af, candidates, _scores(af, candidates), budget)
+        if log_ei is not None:
+            point = _polished_log_ei(domain, log_ei, candidates, log_ei.values(candidates), budget)
+        else:
+            point = _polished(domain, af, candidates, _scores(af, candidates), budget)
         chosen.append(point)
         if len(chosen) < count:
             af.append_lie_locations(np.atleast_2d(point))
@@ -124,8 +187,13 @@ class BatchedGpNextPoints(GpNextPointsCategorical):
             probabilistic_failures=self.form_probabilistic_failures_model(),
             use_parallel_ei=False,
         )
+        options = self.params.get("engine_options", DEFAULT_OPTIONS)
+        if options.mean_incumbent:
+            pending = len(self.params["points_being_sampled"].points)
+            set_mean_incumbent(acquisition_function, gaussian_process.num_sampled - pending)
         domain = self.form_af_optimization_domain(acquisition_function)
-        one_hot_points = maximize_with_constant_liar(domain, acquisition_function, num_to_sample, self.budget)
+        one_hot_points = maximize_with_constant_liar(domain, acquisition_function, num_to_sample, self.budget,
+                                                     options)
         self.tag.update({"optimizer_info": {"search": repr(self.budget)}})
         points, _ = self.convert_one_hot_points_to_distinct_categorical_points(one_hot_points, acquisition_function)
         assert len(points) == num_to_sample or self.domain.is_discrete

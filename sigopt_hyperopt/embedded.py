@@ -41,7 +41,8 @@ from threadpoolctl import threadpool_limits
 
 from . import _compat  # noqa: F401  (before libsigopt runs)
 from .acquisition import BatchedGpNextPoints
-from .embedded_model import HyperparameterCache
+from .embedded_model import HyperparameterCache, modelled_points
+from .engine_options import DEFAULT_OPTIONS, EngineOptions
 from .engine import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
 from .errors import UnsupportedSpaceError
 from .random_state import isolated_numpy_random
@@ -63,13 +64,18 @@ class EmbeddedEngine(Engine):
     """libsigopt in process; no account, no network."""
 
     kind = "embedded"
+    options: EngineOptions = DEFAULT_OPTIONS
+    """The ingredients in force (:mod:`~sigopt_hyperopt.engine_options`); an instance may be given its own."""
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict, options: EngineOptions | None = None) -> None:
         """An engine for a SigOpt experiment-create body (see :func:`~sigopt_hyperopt.engine.experiment_spec`)."""
+        if options is not None:
+            self.options = options
         # sigoptlite's validator only accepts parallel_bandwidth 1; this engine does the parallelism itself.
         allowed = ("name", "parameters", "metrics", "conditionals", "observation_budget")
         local_spec = {key: value for key, value in spec.items() if key in allowed}
         local_spec["parallel_bandwidth"] = 1
+        self._spec = dict(spec)
         try:
             self._experiment = LocalExperimentBuilder(local_spec)
         except ValueError as error:
@@ -77,7 +83,7 @@ class EmbeddedEngine(Engine):
         self._known: tuple[Observation, ...] = ()
         self._observations: list[LocalObservation] = []
         self._cache: dict[tuple, LocalObservation] = {}
-        self._hyperparameters = HyperparameterCache()
+        self._hyperparameters = HyperparameterCache(options=self.options)
 
     @classmethod
     def for_space(
@@ -184,7 +190,7 @@ class EmbeddedEngine(Engine):
             hyperparameters = self._hyperparameters.hyperparameters(source, self._observations)
             view, model_info = BatchedGpNextPoints, source.form_gp_model_info(self._observations, hyperparameters)
         experiment = source.experiment
-        points_sampled = source.make_points_sampled(experiment, self._observations)
+        points_sampled = modelled_points(experiment, self._observations, self.options)
         being_sampled = np.array([source.get_point_from_assignments(experiment, a) for a in pending])
         view_input = {
             "domain_info": source.form_domain_info(experiment),
@@ -198,6 +204,7 @@ class EmbeddedEngine(Engine):
         if model_info is not None:
             view_input["model_info"] = model_info
             view_input["parallelism"] = PARALLEL_CONSTANT_LIAR
+            view_input["engine_options"] = self.options
         response = source.call_libsigopt_views(view, view_input)
         return self._assignments(source, response["points_to_sample"])
 

@@ -21,6 +21,15 @@ What this module adds, so that reuse does not cost determinism:
   observations, not from the call's seed, so the same observations always give the same
   hyperparameters: a restarted driver that fits again gets exactly what the lost one had cached.
 
+- **Warm refits between anchors** (the ``warm_fit`` option).  Up to 40 observations every call
+  refits; a fit from scratch (libsigopt's ten random SLSQP starts) at each is most of a short
+  search's time.  Full fits run only at *anchor* counts (every ``ANCHOR_EVERY`` observations); a
+  count in between runs one SLSQP descent from the last anchor's hyperparameters.  The anchor is itself a pure function of the oldest observations, so the schedule stays
+  pure: a restarted driver fits that one anchor again and gets the same answers.
+- **What is modelled** (:func:`modelled_points`): with the ``output_warping`` option the losses are
+  warped (:mod:`~sigopt_hyperopt.output_warping`) before the fit and before the GP; with
+  ``fit_noise`` a noise variance is fitted with the other hyperparameters (libsigopt's *tikhonov*).
+
 The cache is a small in-process dict keyed by that fingerprint; it holds nothing that cannot be
 recomputed from the trials, so it is never stored.
 """
@@ -35,6 +44,7 @@ from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
+from libsigopt.aux.adapter_info_containers import PointsContainer
 from libsigopt.aux.constant import MINIMUM_VALUE_VAR
 from libsigopt.compute.optimization import SLSQPOptimizer
 from libsigopt.compute.optimization_auxiliary import OptimizerInfo, SLSQPParameters
@@ -42,6 +52,8 @@ from libsigopt.views.rest.gp_hyper_opt_multimetric import GpHyperOptMultimetricV
 from sigoptlite.models import LocalObservation
 from sigoptlite.sources import GPSource
 
+from .engine_options import DEFAULT_OPTIONS, EngineOptions
+from .output_warping import fit_warp
 from .random_state import isolated_numpy_random
 
 logger = logging.getLogger(__name__)
@@ -59,6 +71,25 @@ FIT_SUBSET_MAX = 120
 FIT_MULTISTARTS = 10
 """SLSQP starts per fit: libsigopt's own default, so each fit is as good as libsigopt's."""
 CACHE_ENTRIES = 16
+ANCHOR_EVERY = 8
+"""With ``warm_fit``: counts that are multiples of this get a full fit; the others start from it."""
+WARM_STARTS = 1
+"""SLSQP starts of a warm refit: only the anchor's hyperparameters (they move little in 8 observations)."""
+NOISE_START = 1e-2
+"""Starting noise variance, as a fraction of the modelled values' variance (its bounds are libsigopt's)."""
+
+
+def modelled_points(experiment: Any, observations: Sequence[LocalObservation],
+                    options: EngineOptions = DEFAULT_OPTIONS) -> PointsContainer:
+    """The points and values the GP models: sigoptlite's arrays, the losses warped when asked."""
+    points = GPSource.make_points_sampled(experiment, observations)
+    ok = ~points.failures
+    if options.output_warping and ok.sum() >= 2:
+        values = points.values[ok, 0]
+        warp = fit_warp(values)
+        points.values[ok, 0] = warp.apply(values)
+        points.value_vars[ok, 0] = points.value_vars[ok, 0] * warp.slope(values) ** 2
+    return points
 
 
 def refit_points(limit: int) -> list[int]:
@@ -97,10 +128,12 @@ def fit_subset(observations: Sequence[LocalObservation], experiment: Any) -> lis
     return [oldest[i] for i in sorted(chosen)]
 
 
-def fingerprint(experiment: Any, observations: Sequence[LocalObservation]) -> str:
-    """A digest of the space and of exactly the fitted data (points, values, noise, failures)."""
+def fingerprint(experiment: Any, observations: Sequence[LocalObservation],
+                options: EngineOptions = DEFAULT_OPTIONS) -> str:
+    """A digest of the space, the options and exactly the fitted data (points, values, noise, failures)."""
     digest = hashlib.sha256()
     digest.update(json.dumps([repr(p) for p in experiment.parameters]).encode())  # frozen dataclasses
+    digest.update(repr(options).encode())
     if observations:
         points = GPSource.make_points_sampled(experiment, observations)
         for array in (points.points, points.values, points.value_vars, points.failures):
@@ -111,18 +144,36 @@ def fingerprint(experiment: Any, observations: Sequence[LocalObservation]) -> st
 class ScheduledHyperparameterFit(GpHyperOptMultimetricView):
     """libsigopt's hyperparameter fit with the number of starts this module chooses."""
 
+    multistarts = FIT_MULTISTARTS
+
     @property
     def optimizer_info(self) -> OptimizerInfo:
         return OptimizerInfo(
             optimizer=SLSQPOptimizer,
             parameters=SLSQPParameters(ftol=1.0e-2),  # libsigopt's setting
-            num_multistarts=FIT_MULTISTARTS,
+            num_multistarts=self.multistarts,
             num_random_samples=0,
         )
 
 
-def _value_range(experiment: Any, observations: Sequence[LocalObservation]) -> float:
-    points = GPSource.make_points_sampled(experiment, observations)
+class WarmHyperparameterFit(ScheduledHyperparameterFit):
+    """The same fit from given hyperparameters (its first start) and a few random starts."""
+
+    multistarts = WARM_STARTS
+
+
+def anchor_count(count: int) -> int:
+    """The count whose full fit a warm refit at ``count`` observations starts from (0: a full fit).
+
+    Anchors themselves (multiples of ``ANCHOR_EVERY``) are fitted from scratch, so a restarted
+    driver recomputes at most one anchor, never a chain of them.
+    """
+    return 0 if count % ANCHOR_EVERY == 0 else count // ANCHOR_EVERY * ANCHOR_EVERY
+
+
+def _value_range(experiment: Any, observations: Sequence[LocalObservation],
+                 options: EngineOptions = DEFAULT_OPTIONS) -> float:
+    points = modelled_points(experiment, observations, options)
     values = points.values[~points.failures, 0]
     return float(np.ptp(values)) if len(values) else 0.0
 
@@ -150,8 +201,9 @@ def rescale_to(hyperparameters: list[dict], fitted_range: float, current_range: 
 class HyperparameterCache:
     """Hyperparameters in force for a list of observations, fitted once per refit point."""
 
-    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
+    def __init__(self, entries: int = CACHE_ENTRIES, options: EngineOptions = DEFAULT_OPTIONS) -> None:
         self._entries = entries
+        self.options = options
         self._fits: OrderedDict[str, list[dict]] = OrderedDict()
         self.fits_computed = 0
         """How many fits this cache ran (a miss each); read by tests and benchmarks."""
@@ -160,32 +212,66 @@ class HyperparameterCache:
         """The GP hyperparameters for ``observations`` (sorted oldest first), fitting only on a miss."""
         experiment = source.experiment
         subset = fit_subset(observations, experiment)
-        key = fingerprint(experiment, subset)
+        fitted = self._cached_fit(source, subset)
+        if len(subset) == len(observations):
+            return fitted  # the fit is on all of them: already in their units
+        return rescale_to(fitted, _value_range(experiment, subset, self.options),
+                          _value_range(experiment, observations, self.options))
+
+    def _cached_fit(self, source: GPSource, subset: list[LocalObservation]) -> list[dict]:
+        key = fingerprint(source.experiment, subset, self.options)
         fitted = self._fits.get(key)
         if fitted is None:
-            fitted = self._fit(source, subset, key)
+            start = None
+            anchor = anchor_count(len(subset)) if self.options.warm_fit and len(subset) <= REFIT_EVERY_UP_TO else 0
+            if anchor:
+                # The anchor is the oldest ``anchor`` of the same sorted observations: pure; its
+                # variances are carried into the units of the larger subset.
+                experiment = source.experiment
+                start = rescale_to(self._cached_fit(source, subset[:anchor]),
+                                   _value_range(experiment, subset[:anchor], self.options),
+                                   _value_range(experiment, subset, self.options))
+            fitted = self._fit(source, subset, key, start)
             self._fits[key] = fitted
             while len(self._fits) > self._entries:
                 self._fits.popitem(last=False)
         else:
             self._fits.move_to_end(key)
-        return rescale_to(fitted, _value_range(experiment, subset), _value_range(experiment, observations))
+        return fitted
 
-    def _fit(self, source: GPSource, subset: list[LocalObservation], key: str) -> list[dict]:
+    def _fit(self, source: GPSource, subset: list[LocalObservation], key: str,
+             start: list[dict] | None = None) -> list[dict]:
         self.fits_computed += 1
         defaults = source.get_default_hyperparameters(source.experiment)
         if not subset:
             return defaults
         experiment = source.experiment
+        points = modelled_points(experiment, subset, self.options)
+        if start is not None:
+            first = [dict(entry) for entry in start]
+        else:
+            first = defaults
+        if self.options.fit_noise:
+            values = points.values[~points.failures, 0]
+            # libsigopt fits on values scaled to a range of 0.2; its noise bounds are relative to their variance.
+            variance = max(float(np.var(values)) * (0.2 / max(float(np.ptp(values)), 1e-12)) ** 2, MINIMUM_VALUE_VAR)
+            for entry in first:
+                if entry.get("tikhonov") is None:
+                    entry["tikhonov"] = NOISE_START * variance
+        else:
+            for entry in first:
+                entry["tikhonov"] = None
         view_input = {
             "domain_info": source.form_domain_info(experiment),
-            "model_info": source.form_gp_model_info(subset, defaults),
-            "points_sampled": source.make_points_sampled(experiment, subset),
+            "model_info": source.form_gp_model_info(subset, first),
+            "points_sampled": points,
             "tag": {},
             "metrics_info": source.form_metrics_info(experiment),
             "task_options": [t.cost for t in experiment.tasks],
         }
-        logger.debug("fitting GP hyperparameters on %d observations", len(subset))
+        view = WarmHyperparameterFit if start is not None else ScheduledHyperparameterFit
+        logger.debug("fitting GP hyperparameters on %d observations (%s)", len(subset),
+                     "warm" if start is not None else "full")
         with isolated_numpy_random(int(key[:8], 16)):
-            response = source.call_libsigopt_views(ScheduledHyperparameterFit, view_input)
+            response = source.call_libsigopt_views(view, view_input)
         return response["hyperparameter_dict"]

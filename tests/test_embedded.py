@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hyperopt import hp
 
 from sigopt_hyperopt.embedded import EmbeddedEngine
+from sigopt_hyperopt.engine_options import DEFAULT_OPTIONS, EngineOptions
 from sigopt_hyperopt.engine import Observation
 from sigopt_hyperopt.space import translate
 
@@ -126,7 +127,7 @@ def test_a_call_that_fits_and_one_that_reuses_both_leave_numpy_state_alone():
     np.random.seed(99)
     expected = np.random.random(3)
     np.random.seed(99)
-    engine.suggest(1, [], seed=1)  # fits
+    engine.suggest(1, [], seed=1)  # fits (40 is an anchor: from scratch)
     engine.suggest(1, [], seed=2)  # reuses
     assert engine._hyperparameters.fits_computed == 1
     assert (np.random.random(3) == expected).all()
@@ -151,3 +152,49 @@ def test_model_phase_points_on_random_spaces_are_in_hyperopt_support(space):
     # The exact round trip is the space translator's property (tests/test_space.py); here the support.
     assert_points_in_support(space, translated, [s.assignments for s in suggestions], first_tid=len(observations),
                              round_trip=False)
+
+
+# -- the engine's ingredients (EngineOptions) ------------------------------------------------------
+
+def test_warm_refits_are_a_pure_schedule_a_restarted_driver_gets_the_same_points():
+    observations = branin_observations(30)
+    running = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    for count in range(12, 31):  # each count between anchors starts from the anchor's fit
+        running.sync(observations[:count])
+        last = running.suggest(2, [observations[0].assignments], seed=count)
+    restarted = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    restarted.sync(observations)
+    assert restarted.suggest(2, [observations[0].assignments], seed=30) == last
+    assert restarted._hyperparameters.fits_computed == 2  # the anchor at 24, then 30 from it
+
+
+def test_every_ingredient_can_be_switched_off_and_each_changes_the_answer_deterministically():
+    observations = branin_observations(20)
+    default = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    default.sync(observations)
+    expected = default.suggest(2, [], seed=3)
+    plain = EngineOptions(**{name: False for name in vars(DEFAULT_OPTIONS)})
+    for options in (plain, DEFAULT_OPTIONS):
+        np.random.seed(5)
+        state = np.random.get_state()[1].copy()
+        engine = EmbeddedEngine(EmbeddedEngine.for_space(translate(BRANIN_SPACE))._spec, options=options)
+        engine.sync(observations)
+        points = engine.suggest(2, [], seed=3)
+        assert (np.random.get_state()[1] == state).all()
+        assert points == engine.suggest(2, [], seed=3)
+        assert (points == expected) == (options == DEFAULT_OPTIONS)
+
+
+def test_a_noisy_objective_gets_a_fitted_noise_level_and_a_posterior_mean_incumbent():
+    rng = np.random.default_rng(0)
+    points = [{"x": float(rng.uniform(-5, 10)), "y": float(rng.uniform(0, 15))} for _ in range(25)]
+    observations = [Observation(key=k, assignments=p, value=branin(**p) + float(rng.normal(scale=20)))
+                    for k, p in enumerate(points)]
+    engine = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    engine.sync(observations)
+    engine.suggest(1, [], seed=0)
+    fitted = list(engine._hyperparameters._fits.values())[-1][0]
+    exact = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    exact.sync(branin_observations(25, seed=0))
+    exact.suggest(1, [], seed=0)
+    assert fitted["tikhonov"] > list(exact._hyperparameters._fits.values())[-1][0]["tikhonov"]

@@ -1,0 +1,35 @@
+"""The embedded engine's ingredients, each switchable, so a benchmark can say what each one buys.
+
+The defaults are the measured choice (docs/benchmarks.md, *Embedded engine: ablation*); the other
+values exist for that ablation and for a user who wants the engine as it was.  Switching one off
+brings back libsigopt's own behaviour for that part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What the embedded engine builds around libsigopt's Gaussian process."""
+
+    output_warping: bool = True
+    """Model a monotone (Yeo–Johnson) warp of the losses, not the losses: a loss that spans decades or
+    has a diverging tail otherwise makes the GP's length scales and variance serve the outliers."""
+    fit_noise: bool = True
+    """Fit a homoscedastic noise variance with the other hyperparameters (libsigopt's *tikhonov*
+    term), rather than assuming the objective is exact."""
+    mean_incumbent: bool = True
+    """Improvement is measured from the best posterior mean at an evaluated point, not from the best
+    (possibly lucky) noisy observation."""
+    log_ei: bool = True
+    """Search the logarithm of expected improvement (finite where EI underflows) and polish the best
+    candidates with batched L-BFGS-B on its gradient, instead of a short Adam ascent on EI."""
+    warm_fit: bool = True
+    """Between anchor counts, refit the hyperparameters from the last anchor's fit with few restarts
+    instead of libsigopt's ten random ones (a pure schedule: anchors depend only on the oldest
+    observations)."""
+
+
+DEFAULT_OPTIONS = EngineOptions()
