@@ -48,8 +48,8 @@ def start_dashboard(*args: str, clock_skew: float = 0.0) -> tuple[subprocess.Pop
     process = subprocess.Popen([sys.executable, "-m", "sigopt_hyperopt.cli", "dashboard", "--port=0", *args],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = process.stdout.readline()
-    if "clock differs" in line:  # the warning a skewed machine gets, before the address
-        line += process.stdout.readline()
+    while re.search(r"clock differs|on the command line", line.splitlines()[-1] if line else ""):
+        line += process.stdout.readline()  # warnings before the address: a skewed clock, a password in argv
     match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
     if match is None:
         process.kill()

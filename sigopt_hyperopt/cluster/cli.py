@@ -116,10 +116,13 @@ def _with_password(url: str | None, args: argparse.Namespace, option: str) -> st
     if not url:
         return url
     password_file = getattr(args, "mongo_password_file", None)
+    typed = url in (args.db, args.mongo)
     address = parse_mongo_url(url)
-    if address.password == MASK and url not in (args.db, args.mongo) and (password_file or os.environ.get(PASSWORD_ENV)):
+    if address.password == MASK and not typed:
+        if not (password_file or os.environ.get(PASSWORD_ENV)):
+            return url  # the callers say the record keeps no password
         url = replace(address, password=None).url
-    return mongo_url(url, password_file=password_file, option=option)
+    return mongo_url(url, password_file=password_file, option=option, on_command_line=typed)
 
 
 def _password_of(url: str | None) -> str | None:

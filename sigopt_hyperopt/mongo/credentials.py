@@ -34,15 +34,17 @@ PASSWORD_ENV = "SIGOPT_HYPEROPT_MONGO_PASSWORD"
 
 
 def mongo_url(given: str | None, *, password_file: str | None = None, environ: Mapping[str, str] | None = None,
-              default: str | None = None, option: str = "--mongo") -> str | None:
+              default: str | None = None, option: str = "--mongo", on_command_line: bool | None = None) -> str | None:
     """The URL to connect with, password included, from the command line's ``given`` value (or the
     environment's URL, or ``default``) and a password file or the environment; None when there is none.
 
     The password comes from, in this order: ``password_file``; the URL itself; :data:`PASSWORD_ENV`.
     A file and a password in the URL are two passwords: refused, since either may be a mistake.
+    ``on_command_line``: whether ``given`` was typed on the command line (the default when it is
+    given), which earns a URL holding a secret a warning.
     """
     environ = os.environ if environ is None else environ
-    from_command_line = given is not None
+    from_command_line = given is not None if on_command_line is None else on_command_line
     url = given if given is not None else environ.get(MONGO_URL_ENV) or default
     if url is None:
         return None
