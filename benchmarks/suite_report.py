@@ -174,6 +174,15 @@ def time_table(runs: Runs, columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def problems_table(runs: Runs) -> str:
+    from .suite import PROBLEMS
+
+    lines = ["| problem | D | what it is |", "|---|---|---|"]
+    for problem in sorted(runs, key=_problem_order):
+        lines.append(f"| {problem} | {PROBLEMS[problem].dimension} | {PROBLEMS[problem].description} |")
+    return "\n".join(lines)
+
+
 def plot(suite: str, runs: Runs, columns: list[str]) -> str:
     import matplotlib
 
@@ -225,9 +234,12 @@ def section(suite: str, directory: Path, evals: int) -> str:
         torch = f"; torch {metadata.version('torch')}"
     except metadata.PackageNotFoundError:
         torch = ""
+    seeds = max(len(rs) for by in runs.values() for rs in by.values())
     parts = [f"## Quality suite: {suite}",
              "Command: `uv run --group bench --group peers python -m benchmarks.suite --suites "
-             f"{suite} --baseline PATH` (10 seeds, 40 evaluations, two runs at a time).",
+             f"{suite} --seeds {seeds} --evals {longest} --baseline PATH` (two runs at a time; `sigopt_before` is "
+             "the baseline checkout's `sigopt_suggest`, `Optuna GP` Optuna's GPSampler).",
+             problems_table(runs),
              f"Machine: {machine()}{torch}. Written {datetime.date.today().isoformat()}. The 2 cores were shared with "
              "other agents' tests and benchmarks, so seconds are comparable only within a table (one run).",
              "Regret is the noiseless value of the incumbent (the point with the best observed loss) minus "
