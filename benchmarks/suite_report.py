@@ -245,6 +245,11 @@ def section(suite: str, directory: Path, evals: int) -> str:
              "Regret is the noiseless value of the incumbent (the point with the best observed loss) minus "
              "the optimum, or, where no optimum is known, minus the best value any run found. Bold: the best "
              "median in the row."]
+    without = [p for p in sorted(runs, key=_problem_order) if "sigopt_before" in columns and not runs[p].get("sigopt_before")]
+    if without:
+        parts.append("`sigopt_before` was not run on " + ", ".join(without) + ": where the space has no numeric "
+                     "choice and the engine is unchanged, the baseline translates the space and suggests exactly "
+                     "as this code does (same seed, same points), so its column would repeat `sigopt`'s.")
     for at in counts:
         table, all_scores = regret_table(runs, at, columns)
         parts += [f"### Median regret at {at} evaluations", table,
