@@ -174,6 +174,15 @@ def time_table(runs: Runs, columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def problems_table(runs: Runs) -> str:
+    from .suite import PROBLEMS
+
+    lines = ["| problem | D | what it is |", "|---|---|---|"]
+    for problem in sorted(runs, key=_problem_order):
+        lines.append(f"| {problem} | {PROBLEMS[problem].dimension} | {PROBLEMS[problem].description} |")
+    return "\n".join(lines)
+
+
 def plot(suite: str, runs: Runs, columns: list[str]) -> str:
     import matplotlib
 
@@ -225,14 +234,22 @@ def section(suite: str, directory: Path, evals: int) -> str:
         torch = f"; torch {metadata.version('torch')}"
     except metadata.PackageNotFoundError:
         torch = ""
+    seeds = max(len(rs) for by in runs.values() for rs in by.values())
     parts = [f"## Quality suite: {suite}",
              "Command: `uv run --group bench --group peers python -m benchmarks.suite --suites "
-             f"{suite} --baseline PATH` (10 seeds, 40 evaluations, two runs at a time).",
+             f"{suite} --seeds {seeds} --evals {longest} --baseline PATH` (two runs at a time; `sigopt_before` is "
+             "the baseline checkout's `sigopt_suggest`, `Optuna GP` Optuna's GPSampler).",
+             problems_table(runs),
              f"Machine: {machine()}{torch}. Written {datetime.date.today().isoformat()}. The 2 cores were shared with "
              "other agents' tests and benchmarks, so seconds are comparable only within a table (one run).",
              "Regret is the noiseless value of the incumbent (the point with the best observed loss) minus "
              "the optimum, or, where no optimum is known, minus the best value any run found. Bold: the best "
              "median in the row."]
+    without = [p for p in sorted(runs, key=_problem_order) if "sigopt_before" in columns and not runs[p].get("sigopt_before")]
+    if without:
+        parts.append("`sigopt_before` was not run on " + ", ".join(without) + ": where the space has no numeric "
+                     "choice and the engine is unchanged, the baseline translates the space and suggests exactly "
+                     "as this code does (same seed, same points), so its column would repeat `sigopt`'s.")
     for at in counts:
         table, all_scores = regret_table(runs, at, columns)
         parts += [f"### Median regret at {at} evaluations", table,
