@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pymongo.errors
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 class WorkerOptions:
     """The options of ``hyperopt-mongo-worker`` (same defaults), and the recovery settings."""
 
-    mongo: str
+    mongo: str = field(repr=False)  # may hold a password: never in a logged repr
     exp_key: str | None = None
     poll_interval: float = 5.0
     max_consecutive_failures: int = 4
