@@ -255,9 +255,8 @@ def section(results: Path = RESULTS, at: int = 40) -> str:
                                                                              a != "sigopt", a))
     lines = [f"Machine: {machine()}. Written {datetime.date.today().isoformat()}. BLAS on one thread; "
              "two runs at a time on 2 cores shared with other agents' work.", "",
-             f"Median best-so-far regret at {at} evaluations over seeds (lower is better; bold: best in the row). "
-             "Each cell of a comparison column: seeds where `sigopt` (the defaults) is lower / higher, and the "
-             "Wilcoxon signed-rank p (paired by seed).", ""]
+             f"Median best-so-far regret at {at} evaluations over seeds (lower is better; bold: best in the row; "
+             "in parentheses the number of seeds of a column that has fewer than `sigopt`).", ""]
     header = "| problem | seeds | " + " | ".join(f"`{a}`" for a in algorithms) + " |"
     lines += [header, "|---|---|" + "---|" * len(algorithms)]
     paired_rows = []
@@ -265,19 +264,17 @@ def section(results: Path = RESULTS, at: int = 40) -> str:
         if problem not in runs or "sigopt" not in runs[problem]:
             continue
         present = [a for a in algorithms if a in runs[problem]]
-        common = set.intersection(*(set(runs[problem][a]) for a in present))
-        if not common:
-            continue
-        data = {a: {s: r for s, r in runs[problem][a].items() if s in common} for a in present}
-        regrets = _regrets(problem, data, at)
+        # Each column over all of its seeds; each comparison below over the seeds both columns have.
+        regrets = _regrets(problem, runs[problem], at)
         medians = {a: float(np.median(list(regrets[a].values()))) for a in present}
         best = min(medians.values())
-        cells = [(f"**{medians[a]:.3g}**" if medians[a] == best else f"{medians[a]:.3g}") if a in medians else "–"
-                 for a in algorithms]
-        lines.append(f"| {problem} | {len(common)} | " + " | ".join(cells) + " |")
+        cells = [(f"**{medians[a]:.3g}**" if medians[a] == best else f"{medians[a]:.3g}")
+                 + ("" if len(regrets[a]) == len(regrets["sigopt"]) else f" ({len(regrets[a])})")
+                 if a in medians else "–" for a in algorithms]
+        lines.append(f"| {problem} | {len(regrets['sigopt'])} | " + " | ".join(cells) + " |")
         comparisons = []
-        for other in present:
-            if other == "sigopt":
+        for other in algorithms:
+            if other == "sigopt" or other not in present:
                 comparisons.append("–")
                 continue
             wins, losses, p = _paired(regrets["sigopt"], regrets[other])
@@ -301,6 +298,10 @@ def section(results: Path = RESULTS, at: int = 40) -> str:
             cells.append(f"{np.median([r['seconds'] / len(r['losses']) for r in records]):.3f}" if records else "–")
         lines.append(f"| {problem} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+NOTES = ""
+"""What the tables say, written after the run (kept with the code that makes the tables)."""
 
 
 def write_section(results: Path = RESULTS, notes: str = "") -> None:
@@ -339,6 +340,7 @@ def main() -> None:
         with Pool(args.jobs, maxtasksperchild=1) as pool:
             for _ in tqdm(pool.imap_unordered(run_one, tasks), total=len(tasks), desc="ablation runs"):
                 pass
+    write_section(args.results, NOTES)
     print(section(args.results))
 
 
