@@ -306,7 +306,7 @@ comparable only within a row):
 
 - **Targets not met.** Against Optuna's GPSampler the defaults are significantly worse on
   Hartmann3 and mixed4 (higher regret in 10 of 10 seeds, p = 0.002: GPSampler refines the optimum
-  to 2e-5..5e-5, this engine to 3e-4..1.5e-3), even on Ackley5 (5/5) and behind on the noisy
+  to 2e-5..5e-5, this engine to 3e-4..1.5e-3), tied on Ackley5 (5 of 10 each way) and behind on the noisy
   Hartmann6 (median 0.245 against 0.147, 4/6, p = 0.23). Against the engine before this work
   (`sigopt_before`) nothing is significant: Hartmann3 5/5, noisy 5/5 (median 0.245 against 0.326),
   mixed4 4/6, Ackley5 3/7 (median 3.19 against 2.03, p = 0.32). Every column beats random search
