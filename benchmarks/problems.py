@@ -1,50 +1,150 @@
-"""Benchmark problems, each defined once: bounds, optimum, objective, and its space for every library."""
+"""Benchmark problems, each defined once: its space (rendered for hyperopt and for Optuna), objective, optimum.
+
+A problem's space is a tuple of :class:`Dimension` and :class:`Conditional` items.  Each renders
+itself the way a user of that library would write it: ``hp.choice`` of numbers for a numeric choice
+in hyperopt, ``suggest_categorical`` with the same numbers in Optuna (Optuna has no ordered-choice
+type; an Optuna user writes exactly that).  Nested choices are ``hp.choice`` of dicts in hyperopt and
+define-by-run branches in Optuna.  Either way the objective receives one flat dict: every active
+dimension by name, each conditional's chosen branch by the conditional's name.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 import numpy as np
 from hyperopt import hp
 
+BRANCH_KEY = "__branch__"
+"""Where a hyperopt conditional's dict keeps the name of the branch it stands for."""
+
 
 @dataclass(frozen=True)
 class Dimension:
-    """One hyperparameter, described once and rendered for hyperopt and for Optuna."""
+    """One hyperparameter, described once and rendered for hyperopt and for Optuna.
+
+    ``kind``: ``float``, ``logfloat``, ``int`` (a quantized range, step ``step``), ``logint``,
+    ``categorical`` (``options``: strings or bools) or ``choice`` (``options``: numbers, in the
+    order the user lists them).
+    """
 
     name: str
-    kind: str  # "float", "logfloat", "int"
-    low: float
-    high: float
+    kind: str
+    low: float = 0.0
+    high: float = 1.0
     step: float | None = None
+    options: tuple[Any, ...] = ()
 
     def hyperopt(self) -> Any:
         if self.kind == "logfloat":
             return hp.loguniform(self.name, math.log(self.low), math.log(self.high))
         if self.kind == "int":
             return hp.quniform(self.name, self.low, self.high, self.step or 1)
+        if self.kind == "logint":
+            return hp.qloguniform(self.name, math.log(self.low), math.log(self.high), 1)
+        if self.kind in ("categorical", "choice"):
+            return hp.choice(self.name, list(self.options))
         return hp.uniform(self.name, self.low, self.high)
 
-    def optuna(self, trial: Any) -> float:
+    def optuna(self, trial: Any) -> Any:
         if self.kind == "logfloat":
             return trial.suggest_float(self.name, self.low, self.high, log=True)
         if self.kind == "int":
             return float(trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1)))
+        if self.kind == "logint":
+            return float(trial.suggest_int(self.name, int(self.low), int(self.high), log=True))
+        if self.kind in ("categorical", "choice"):
+            return trial.suggest_categorical(self.name, list(self.options))
         return trial.suggest_float(self.name, self.low, self.high)
 
 
 @dataclass(frozen=True)
-class Problem:
+class Conditional:
+    """A choice between branches, each with its own dimensions (nested ``hp.choice`` in hyperopt)."""
+
     name: str
-    dimensions: tuple[Dimension, ...]
-    objective: Callable[[dict[str, float]], float]
-    optimum: float | None  # None: regret is measured against the best loss any run found
+    branches: tuple[tuple[str, tuple["Item", ...]], ...]
+
+    def hyperopt(self) -> Any:
+        return hp.choice(self.name, [{BRANCH_KEY: key, **{d.name: d.hyperopt() for d in items}}
+                                     for key, items in self.branches])
+
+    def optuna_into(self, trial: Any, values: dict[str, Any]) -> None:
+        key = trial.suggest_categorical(self.name, [key for key, _ in self.branches])
+        values[self.name] = key
+        for item in dict(self.branches)[key]:
+            _optuna_item(item, trial, values)
+
+
+Item = Union[Dimension, Conditional]
+
+
+def _optuna_item(item: Item, trial: Any, values: dict[str, Any]) -> None:
+    if isinstance(item, Conditional):
+        item.optuna_into(trial, values)
+    else:
+        values[item.name] = item.optuna(trial)
+
+
+def _flatten(name: str, value: Any, values: dict[str, Any]) -> None:
+    if isinstance(value, dict) and BRANCH_KEY in value:
+        values[name] = value[BRANCH_KEY]
+        for key, inner in value.items():
+            if key != BRANCH_KEY:
+                _flatten(key, inner, values)
+    else:
+        values[name] = value
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A benchmark problem: its space once, the objective on the flat values, and what "solved" means.
+
+    ``optimum`` is the known minimum, or None: regret is then measured against the best loss any run
+    found.  ``noise`` is the standard deviation of Gaussian noise the runner adds to what the
+    algorithm sees; regret is always measured on the noiseless objective at the point the algorithm
+    believes best (its best observed loss), as a user would deploy it.
+    """
+
+    name: str
+    dimensions: tuple[Item, ...]
+    objective: Callable[[dict[str, Any]], float]
+    optimum: float | None
+    noise: float = 0.0
+    description: str = ""
 
     def hyperopt_space(self) -> dict[str, Any]:
         return {d.name: d.hyperopt() for d in self.dimensions}
+
+    def from_hyperopt(self, params: dict[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, value in params.items():
+            _flatten(name, value, values)
+        return values
+
+    def optuna_params(self, trial: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for item in self.dimensions:
+            _optuna_item(item, trial, values)
+        return values
+
+    @property
+    def dimension(self) -> int:
+        """Dimensions of the largest branch combination (what the table calls D)."""
+        return _count(self.dimensions)
+
+
+def _count(items: tuple[Item, ...]) -> int:
+    total = 0
+    for item in items:
+        if isinstance(item, Conditional):
+            total += 1 + max(_count(inner) for _, inner in item.branches)
+        else:
+            total += 1
+    return total
 
 
 def branin(p: dict[str, float]) -> float:
@@ -101,3 +201,4 @@ PROBLEMS: dict[str, Problem] = {
         None,
     ),
 }
+"""The search-quality benchmark's three problems (benchmarks/quality.py); the suite has its own."""

@@ -65,7 +65,7 @@ def run_optuna(problem: Problem, seed: int, evals: int, sampler: str = "tpe") ->
     else:
         chosen = optuna.samplers.TPESampler(seed=seed)
     study = optuna.create_study(sampler=chosen)
-    study.optimize(lambda trial: problem.objective({d.name: d.optuna(trial) for d in problem.dimensions}),
+    study.optimize(lambda trial: problem.objective(problem.optuna_params(trial)),
                    n_trials=evals)
     return [float(t.value) for t in study.trials]
 

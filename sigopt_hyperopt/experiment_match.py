@@ -53,6 +53,10 @@ def _parameter_differences(name: str, ours: dict[str, Any], theirs: dict[str, An
     found = []
     if ours.get("type") != theirs.get("type"):
         found.append(f"parameter {name!r}: type {ours.get('type')} in the space, {theirs.get('type')} in the experiment")
+        if ours.get("grid") and theirs.get("type") == "categorical":
+            found.append(f"parameter {name!r}: sigopt-hyperopt translates a choice of numbers as an "
+                         "ordered grid; an experiment created by an earlier version holds it as categories and "
+                         "continues only with the trials it was created with (they record that translation)")
         return found
     our_bounds, their_bounds = ours.get("bounds"), theirs.get("bounds")
     if (our_bounds is None) != (their_bounds is None) or (

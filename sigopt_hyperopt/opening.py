@@ -17,7 +17,7 @@ from .engine import Engine
 from .errors import ConfigurationError, SearchMismatchError
 from .options import DEFAULT_NAME, SearchOptions
 from .retry import RetryPolicy
-from .space import TranslatedSpace
+from .space import TranslatedSpace, translate
 from .store import SearchRecord, TrialsLedger, new_search_id
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,28 @@ def open_engine(
         )
     ledger.save(SearchRecord("remote", remote.experiment_id, fingerprint, api_url, search_id))
     return remote
+
+
+def space_for_store(domain: Any, ledger: TrialsLedger) -> TranslatedSpace:
+    """The translation a search continues with: today's, or the one its store was made with.
+
+    Versions before numeric choices became ordered grids stored those choices as categoricals; their
+    trials hold categorical assignments and their experiments categorical parameters.  Such a search
+    goes on with that older translation (same experiment, same observations), rather than being
+    refused or read with the wrong types; a new search gets the ordered grids.
+    """
+    space = translate(domain)
+    record = ledger.load()
+    if record is None or record.space_fingerprint in (space.fingerprint(), space.legacy_fingerprint()):
+        return space
+    earlier = translate(domain, ordered_choices=False)
+    if earlier.fingerprint() != space.fingerprint() and record.space_fingerprint in (
+        earlier.fingerprint(), earlier.legacy_fingerprint()
+    ):
+        logger.info("experiment %s was created when numeric choices were categories; it continues that way",
+                    record.experiment_id)
+        return earlier
+    return space  # open_engine refuses it, saying the space changed
 
 
 def _checked_record(record: SearchRecord, space: TranslatedSpace, ledger: TrialsLedger) -> SearchRecord:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .engine import Engine
-from .opening import open_engine
+from .opening import open_engine, space_for_store
 from .options import SearchOptions
 from .reporting import TrialsState, all_trial_docs, classify
-from .space import TranslatedSpace, translate
+from .space import TranslatedSpace
 from .store import TrialsLedger
 
 
@@ -53,7 +53,7 @@ def session_for(trials: Any, domain: Any, options: SearchOptions, *, default_ban
     """The cached session for these trials, or a new one (opening the engine) when anything changed."""
     session = _sessions.get(trials)
     if session is None or session.domain is not domain or session.options != options:
-        space = translate(domain)
+        space = space_for_store(domain, TrialsLedger(trials))
         engine = open_engine(space, TrialsLedger(trials), options, default_bandwidth=default_bandwidth)
         session = Session(domain, options, space, engine)
         if engine.kind == "remote":

@@ -10,8 +10,11 @@ Pure functions and frozen records, no I/O.  The rules (also in docs/space.md):
   multiples of q inside the bounds (at most :data:`MAX_GRID_SIZE` of them, log-spaced when there are
   more).  Nothing is ever a continuous range rounded afterwards.
 * ``randint`` -> int parameter.
-* ``choice``/``pchoice`` with constant options -> categorical; the values are the option strings when
-  every option is a distinct string, else the option indices.  A choice whose every option holds at
+* ``choice``/``pchoice`` of at least :data:`MIN_ORDERED_OPTIONS` distinct numbers -> an ordered grid of
+  those numbers (log-transformed when they are positive and more evenly spaced on a log scale), so the
+  model sees that 32 lies between 16 and 64; hyperopt still gets the option's index.
+* Other ``choice``/``pchoice`` with constant options -> categorical; the values are the option strings
+  when every option is a distinct string, else the option indices.  A choice whose every option holds at
   least one hyperparameter -> a SigOpt conditional, and the hyperparameters below it carry conditions
   on every enclosing conditional.  ``pchoice`` probabilities are dropped with a warning.
 * A label with exactly one possible value is *fixed*: SigOpt never sees it.
@@ -44,6 +47,10 @@ NORMAL_BOUND_SIGMAS = 4.0
 MAX_GRID_SIZE = 1000
 """Largest grid used for a quantized log-scale hyperparameter; longer ranges are log-thinned."""
 
+MIN_ORDERED_OPTIONS = 3
+"""A numeric choice needs this many options to become an ordered grid: two points have no order to
+learn (a grid of two is the same model as two categories), so shorter choices stay categorical."""
+
 MAX_CONDITIONAL_COMBINATIONS = 100_000
 """SigOpt checks every combination of conditional values; beyond this the space is refused."""
 
@@ -64,6 +71,9 @@ class Parameter:
 
     ``kind`` is one of ``double``, ``int``, ``grid``, ``categorical``, ``conditional`` and ``fixed``.
     For ``int`` kinds with a ``q``, SigOpt's integer ``k`` means the hyperopt value ``k * q``.
+    A numeric choice is a ``grid`` whose ``options`` are its numbers in hyperopt's order: SigOpt's
+    value is the number, hyperopt's the index of that number in ``options`` (``categories`` holds the
+    numbers as text, for displays).
     ``active_when`` is hyperopt's exact activity rule: a set of alternatives, each a set of
     (choice label, option index) pairs that must all hold; an empty alternative means "always".
     ``conditions`` is the SigOpt form of the same rule: a superset of it, because SigOpt can only say
@@ -83,6 +93,7 @@ class Parameter:
     prior: tuple[float, float] | None = None
     fixed_value: Any = None
     conditions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    options: tuple[float, ...] = ()
 
     @property
     def is_choice(self) -> bool:
@@ -118,6 +129,8 @@ class Parameter:
         """SigOpt's value -> the value hyperopt keeps in ``misc.vals`` (indices for choices)."""
         if self.kind == "fixed":
             return self.fixed_value
+        if self.options:
+            return _nearest_index(self.options, float(sigopt_value), self.log)
         if self.is_choice:
             return self.categories.index(str(sigopt_value))
         if self.kind == "int":
@@ -127,6 +140,8 @@ class Parameter:
 
     def to_sigopt(self, hyperopt_value: Any) -> Any:
         """A hyperopt value (from any source) -> the nearest value SigOpt accepts."""
+        if self.options:
+            return self.options[int(hyperopt_value)]
         if self.is_choice:
             return self.categories[int(hyperopt_value)]
         value = float(hyperopt_value)
@@ -141,6 +156,8 @@ class Parameter:
 
     def default_sigopt_value(self) -> Any:
         """A valid value for SigOpt when it requires one that hyperopt did not use (see to_sigopt)."""
+        if self.options:
+            return self.options[0]
         if self.categories:
             return self.categories[0]
         if self.kind == "grid":
@@ -268,8 +285,19 @@ class TranslatedSpace:
 
 def _canonical(parameter: Parameter) -> dict[str, Any]:
     fields = {name: getattr(parameter, name) for name in parameter.__dataclass_fields__}
+    if not fields["options"]:
+        del fields["options"]  # a field added later: digests of spaces without numeric choices are unchanged
     fields["active_when"] = sorted(sorted(list(pair) for pair in alternative) for alternative in parameter.active_when)
     return fields
+
+
+def _nearest_index(options: tuple[float, ...], value: float, log: bool) -> int:
+    """The index of the option nearest to ``value`` (on the grid's own scale; exact for SigOpt's values)."""
+    if log and value > 0:
+        distances = [abs(math.log(option) - math.log(value)) for option in options]
+    else:
+        distances = [abs(option - value) for option in options]
+    return int(np.argmin(distances))
 
 
 def _unwrap(value: Any) -> Any:
@@ -296,9 +324,11 @@ class _Found:
     order: int = 0
 
 
-def translate(space: Any) -> TranslatedSpace:
+def translate(space: Any, *, ordered_choices: bool = True) -> TranslatedSpace:
     """Translate a hyperopt space (dict/list/tuple/``hp`` expression, or a ``Domain``) for SigOpt.
 
+    ``ordered_choices=False`` gives the translation of versions before numeric choices became ordered
+    grids (every constant choice a categorical): searches stored by them continue with it.
     Raises :class:`UnsupportedSpaceError` naming the label, before anything is evaluated.
     """
     expr = space.expr if hasattr(space, "expr") and hasattr(space, "params") else pyll.as_apply(space)
@@ -306,7 +336,7 @@ def translate(space: Any) -> TranslatedSpace:
     if not found:
         raise UnsupportedSpaceError(None, "it has no hyperparameters (no hp.* expression); nothing to tune")
 
-    parameters = {label: _translate_label(label, item) for label, item in found.items()}
+    parameters = {label: _translate_label(label, item, ordered_choices) for label, item in found.items()}
     conditional_labels = _conditional_labels(found, parameters)
     for label in conditional_labels:
         parameters[label] = _replace(parameters[label], kind="conditional")
@@ -393,14 +423,14 @@ def _record(found: dict[str, _Found], param_node: Apply, path: frozenset, option
     return label
 
 
-def _translate_label(label: str, item: _Found) -> Parameter:
+def _translate_label(label: str, item: _Found, ordered_choices: bool = True) -> Parameter:
     if not label or len(label) > SIGOPT_NAME_MAX_LENGTH:
         raise UnsupportedSpaceError(
             label, f"SigOpt names must be 1 to {SIGOPT_NAME_MAX_LENGTH} characters long; rename it"
         )
     active_when = _simplify_paths(item.paths)
     if item.options is not None:
-        return _translate_choice(label, item, active_when)
+        return _translate_choice(label, item, active_when, ordered_choices)
     node = item.node
     args = {name: _constant_arg(label, name, value) for name, value in node.arg.items() if name not in ("rng", "size")}
     builder = _DISTRIBUTIONS.get(node.name)
@@ -423,7 +453,7 @@ def _constant_arg(label: str, name: str, value: Any) -> Any:
     return pyll.rec_eval(value)
 
 
-def _translate_choice(label: str, item: _Found, active_when: frozenset) -> Parameter:
+def _translate_choice(label: str, item: _Found, active_when: frozenset, ordered: bool = True) -> Parameter:
     options = item.options or []
     distribution = "pchoice" if item.node.name == "categorical" else "choice"
     if distribution == "pchoice":
@@ -444,7 +474,50 @@ def _translate_choice(label: str, item: _Found, active_when: frozenset) -> Param
     categories = tuple(strings) if usable_strings else tuple(str(i) for i in range(len(options)))
     if len(options) == 1:
         return Parameter(label, distribution, "fixed", active_when, categories=categories, fixed_value=0)
+    numbers = _numeric_options(options) if ordered else None
+    if numbers is not None:
+        grid = tuple(sorted(numbers))
+        return Parameter(label, distribution, "grid", active_when, grid=grid, log=_log_scaled(grid),
+                         categories=tuple(f"{n:g}" for n in numbers), options=numbers)
     return Parameter(label, distribution, "categorical", active_when, categories=categories)
+
+
+def _numeric_options(options: list[Apply]) -> tuple[float, ...] | None:
+    """The options as numbers, when the choice is an ordered grid (see :data:`MIN_ORDERED_OPTIONS`).
+
+    Every option must be an int or float constant (not a bool: ``[True, False]`` is a switch, not a
+    scale), finite, and distinct (SigOpt's grid values are unique; two equal options would be two
+    indices for one point).
+    """
+    numbers = []
+    for option in options:
+        value = option.obj if isinstance(option, pyll.Literal) else None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            return None
+        if not math.isfinite(float(value)):
+            return None
+        numbers.append(float(value))
+    if len(numbers) < MIN_ORDERED_OPTIONS or len(set(numbers)) != len(numbers):
+        return None
+    return tuple(numbers)
+
+
+def _log_scaled(grid: tuple[float, ...]) -> bool:
+    """Log scale for positive grids spaced more evenly in log than in linear terms.
+
+    Evenness is the ratio of the largest to the smallest gap between neighbours: 1 for
+    ``[16, 32, 64, 128]`` or ``[1e-4, 1e-3, 1e-2]`` on a log scale, 1 for ``[1, 2, 3, 4]`` on a linear
+    one.  The GP's length scale is one number per dimension, so the scale on which the options are
+    evenly spread is the one on which one length scale fits them all.  Ties stay linear.
+    """
+    if grid[0] <= 0:
+        return False
+    return _unevenness(np.log(grid)) < _unevenness(np.asarray(grid))
+
+
+def _unevenness(points: np.ndarray) -> float:
+    gaps = np.diff(points)
+    return float(gaps.max() / gaps.min())
 
 
 def _callers_stacklevel() -> int:

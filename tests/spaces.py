@@ -83,7 +83,9 @@ def leaf(draw):
     if kind == "uniformint":
         start = draw(st.integers(-20, 20))
         return hp.uniformint(label, start, start + draw(st.integers(1, 30)))
-    return hp.choice(label, draw(st.lists(st.sampled_from(["a", "b", "c", "d", 1, 2.5]), min_size=2, max_size=4)))
+    mixed = st.lists(st.sampled_from(["a", "b", "c", "d", 1, 2.5]), min_size=2, max_size=4)
+    numbers = st.lists(st.sampled_from([1, 2.5, 8, 0.01, -3, 64, 1e-4]), min_size=3, max_size=5, unique=True)
+    return hp.choice(label, draw(st.one_of(mixed, numbers)))
 
 
 def _containers(children):

@@ -210,3 +210,41 @@ def test_a_point_never_repeats_a_pending_one_in_a_two_point_space():
         batch = sigopt_suggest([2, 3, 4], domain, Trials(), seed)
         # Both points, and a repeat: a space with no other point left repeats one rather than return fewer.
         assert len(batch) == 3 and {doc["misc"]["vals"]["c"][0] for doc in batch} == {0, 1}
+
+
+def test_numeric_choices_reach_the_objective_as_values_while_the_trials_hold_indices():
+    options = [64, 16, 128, 32, 8]
+    space = {"n": hp.choice("n", options), "x": hp.uniform("x", -1, 1)}
+
+    def loss(params):
+        return float((np.log2(params["n"]) - 5) ** 2 + params["x"] ** 2)
+
+    trials = Trials()
+    best = run(loss, space, 15, trials)
+    for trial in trials.trials:
+        index = trial["misc"]["vals"]["n"][0]
+        assert isinstance(index, int) and 0 <= index < len(options)
+        assert trial["misc"][MISC_KEY]["assignments"]["n"] == float(options[index])
+        chosen = {label: values[0] for label, values in trial["misc"]["vals"].items()}
+        assert loss(space_eval(space, chosen)) == trial["result"]["loss"]
+    assert space_eval(space, best)["n"] == 32
+
+
+def test_a_search_stored_when_numeric_choices_were_categories_continues_with_categories():
+    """A store whose record carries the earlier translation's digest (what earlier versions wrote, see
+    test_space's golden digest) keeps its categorical assignments across a restart."""
+    from sigopt_hyperopt import translate
+    from sigopt_hyperopt.store import SearchRecord, TrialsLedger, new_search_id
+
+    space = {"batch": hp.choice("batch", [16, 32, 64]), "x": hp.uniform("x", 0, 1)}
+    trials = Trials()
+    earlier = translate(space, ordered_choices=False)
+    TrialsLedger(trials).save(SearchRecord("embedded", "embedded", earlier.fingerprint(), search_id=new_search_id()))
+    run(lambda p: p["x"] + p["batch"] / 64, space, 4, trials)
+    _sessions.pop(trials)  # a restarted driver
+    run(lambda p: p["x"] + p["batch"] / 64, space, 8, trials)
+    assert [t["misc"][MISC_KEY]["assignments"]["batch"] for t in trials.trials] == [
+        str(t["misc"]["vals"]["batch"][0]) for t in trials.trials]
+    assert _sessions[trials].space.fingerprint() == earlier.fingerprint()
+    assert len(engine_of(trials).observations) == 7
+    assert TrialsLedger(trials).load().space_fingerprint == earlier.fingerprint()

@@ -12,7 +12,7 @@ from hyperopt import hp, space_eval
 
 from sigopt_hyperopt import UnsupportedSpaceError, translate
 from sigopt_hyperopt.embedded import EmbeddedEngine
-from sigopt_hyperopt.space import MAX_GRID_SIZE, NORMAL_BOUND_SIGMAS
+from sigopt_hyperopt.space import MAX_GRID_SIZE, MIN_ORDERED_OPTIONS, NORMAL_BOUND_SIGMAS
 
 from .hyperopt_support import assert_points_in_support
 from .spaces import EVERY_KIND, spaces
@@ -42,7 +42,7 @@ def test_every_distribution_maps_to_the_documented_sigopt_parameter():
     assert params["randint2"]["bounds"] == {"min": 3, "max": 8}
     assert params["uniformint"]["bounds"] == {"min": 1, "max": 20}
     assert [c["name"] for c in params["activation"]["categorical_values"]] == ["relu", "tanh", "gelu"]
-    assert [c["name"] for c in params["batch"]["categorical_values"]] == ["0", "1", "2"]
+    assert params["batch"] == {"name": "batch", "type": "double", "grid": [16.0, 32.0, 64.0], "transformation": "log"}
 
 
 def test_nested_choices_become_conditionals_conditioned_on_every_enclosing_branch():
@@ -173,3 +173,79 @@ def test_the_pchoice_warning_points_at_the_callers_line():
     with pytest.warns(UserWarning, match="probabilities") as caught:
         translate({"w": hp.pchoice("w", [(0.1, "x"), (0.9, "y")])})
     assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize("options, log", [
+    ([16, 32, 64, 128], True),
+    ([1e-2, 1e-4, 1e-3], True),  # not sorted: the grid is, the indices stay hyperopt's
+    ([0.1, 0.2, 0.5, 1.0], True),
+    ([1, 2, 3, 4], False),
+    ([0.1, 0.5, 0.9], False),
+    ([-1, 0, 2.5], False),  # not all positive: no log scale
+    (np.array([3, 1, 2]).tolist(), False),
+])
+def test_numeric_choices_become_ordered_grids_with_a_log_scale_where_the_options_are_geometric(options, log):
+    translated = translate({"n": hp.choice("n", options)})
+    parameter = by_name(translated)["n"]
+    assert parameter["type"] == "double" and parameter["grid"] == sorted(float(o) for o in options)
+    assert (parameter.get("transformation") == "log") is log
+    for index, option in enumerate(options):  # SigOpt's number <-> the option's original position
+        assert translated.to_hyperopt({"n": float(option)}) == {"n": index}
+        assert translated.to_sigopt({"n": [index]}) == {"n": float(option)}
+
+
+@pytest.mark.parametrize("options", [
+    [16, 32][:MIN_ORDERED_OPTIONS - 1],  # too few to carry an order
+    [1, 2, 2, 3],  # two indices for one number
+    [1, "2", 3],
+    [True, False, 2],
+    [0.5, float("nan"), 1.0],
+])
+def test_other_constant_choices_stay_categorical(options):
+    parameter = by_name(translate({"n": hp.choice("n", options)}))["n"]
+    assert parameter["type"] == "categorical"
+
+
+def test_a_numeric_choice_inside_a_branch_keeps_its_conditions_and_the_old_translation_stays_available():
+    space = hp.choice("model", [{"units": hp.choice("units", [256, 64, 128]), "a": hp.uniform("a", 0, 1)},
+                                {"c": hp.uniform("c", 0, 1)}])
+    translated = translate(space)
+    assert by_name(translated)["units"]["conditions"] == {"model": ["0"]}
+    assert by_name(translated)["units"]["grid"] == [64.0, 128.0, 256.0]
+    assert translated.to_hyperopt({"model": "0", "units": 128.0, "a": 0.5}) == {"model": 0, "units": 2, "a": 0.5}
+    assert translated.to_hyperopt({"model": "1", "c": 0.5}) == {"model": 1, "c": 0.5}
+    earlier = translate(space, ordered_choices=False)
+    assert by_name(earlier)["units"]["type"] == "categorical"
+    assert earlier.fingerprint() != translated.fingerprint()
+
+
+def test_the_earlier_translation_has_the_digest_earlier_versions_stored():
+    """Golden digests from the release before ordered grids (its translate of this space), so a store
+    written by it is recognised and continued; and spaces without numeric choices keep their digests."""
+    space = {"batch": hp.choice("batch", [16, 32, 64]), "x": hp.uniform("x", 0, 1)}
+    assert translate(space, ordered_choices=False).fingerprint() == "v2-dc30f416a9a26c04"
+    assert translate({"x": hp.uniform("x", 0, 1)}).fingerprint() == "v2-19adfdafcca4a1b2"
+
+
+def test_the_embedded_engine_suggests_only_grid_values_for_a_numeric_choice():
+    space = {"n": hp.choice("n", [64, 16, 128, 32]), "lr": hp.choice("lr", [1e-2, 1e-4, 1e-3])}
+    translated = translate(space)
+    suggestions = EmbeddedEngine.for_space(translated).suggest(12, [], seed=3)
+    for suggestion in suggestions:
+        assert suggestion.assignments["n"] in (16.0, 32.0, 64.0, 128.0)
+        assert suggestion.assignments["lr"] in (1e-2, 1e-4, 1e-3)
+    assert_points_in_support(space, translated, [s.assignments for s in suggestions], first_tid=0)
+
+
+def test_attaching_to_an_experiment_made_when_numeric_choices_were_categories_says_why_it_differs():
+    from sigopt.objects import Experiment
+
+    from sigopt_hyperopt.experiment_match import experiment_differences
+
+    space = {"batch": hp.choice("batch", [16, 32, 64]), "x": hp.uniform("x", 0, 1)}
+    earlier = translate(space, ordered_choices=False)
+    experiment = Experiment({"id": "7", "parameters": earlier.sigopt_parameters, "conditionals": []})
+    differences = experiment_differences(translate(space), experiment)
+    assert any("type double in the space, categorical in the experiment" in d for d in differences)
+    assert any("earlier version holds it as categories" in d for d in differences)
+    assert experiment_differences(earlier, experiment) == []
