@@ -174,6 +174,13 @@ def time_table(runs: Runs, columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _incomplete(runs: Runs) -> list[str]:
+    """Problems whose peer columns do not all have the same seeds (a run cut short)."""
+    columns = [c for c in ORDER if c != "sigopt_before" and any(c in by for by in runs.values())]
+    return [p for p in sorted(runs, key=_problem_order)
+            if len({frozenset(runs[p].get(c, {})) for c in columns}) > 1]
+
+
 def problems_table(runs: Runs) -> str:
     from .suite import PROBLEMS
 
@@ -225,8 +232,11 @@ def _problem_order(problem: str) -> int:
 
 def section(suite: str, directory: Path, evals: int) -> str:
     runs = load(Path(directory) / suite)
+    incomplete = _incomplete(runs)
+    for problem in incomplete:
+        del runs[problem]
     if not runs:
-        return f"## Quality suite: {suite}\n\nNo runs stored yet."
+        return f"## Quality suite: {suite}\n\nNo problem has all its columns yet (the stored runs: {Path(directory) / suite})."
     columns = _columns(runs)
     longest = max(len(r["losses"]) for by in runs.values() for rs in by.values() for r in rs.values())
     counts = [c for c in COUNTS if c <= longest] or [evals]
@@ -245,6 +255,9 @@ def section(suite: str, directory: Path, evals: int) -> str:
              "Regret is the noiseless value of the incumbent (the point with the best observed loss) minus "
              "the optimum, or, where no optimum is known, minus the best value any run found. Bold: the best "
              "median in the row."]
+    if incomplete:
+        parts.append("Not reported (some columns have fewer seeds than the others; the stored runs are kept and a "
+                     "re-run fills them): " + ", ".join(incomplete) + ".")
     without = [p for p in sorted(runs, key=_problem_order) if "sigopt_before" in columns and not runs[p].get("sigopt_before")]
     if without:
         parts.append("`sigopt_before` was not run on " + ", ".join(without) + ": where the space has no numeric "
