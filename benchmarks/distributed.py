@@ -374,10 +374,10 @@ NOTES = """Reading the tables (numbers from runs on this machine, 2026-11-24):
   every job (`hyperopt-mongo-worker` evaluates each job in a fresh subprocess unless told
   `--no-subprocesses`), which imports hyperopt and numpy again each time on these 2 cores. On FerretDB its `findAndModify` reservation is also not atomic (see distributed.md):
   nothing here counts double evaluations, so its rows measure time only.
-- **sigopt_suggest feeding a pool** (re-run 2026-12-02 after issue 10, the machine quiet): the
+- **sigopt_suggest feeding a pool** (re-run 2026-12-02 after the engine-speed work, the machine quiet): the
   engine makes 44-53 points a second at 40 observations whatever the batch, against about 2 before.
   8 workers are ≥ 85 % busy from 1 s objectives (82 % at 0.5 s), 16 from 2 s (79 % at 1 s); before
-  issue 10 it took 4 s and 8 s. The issue's targets (0.5 s and 1 s) are not met: with 4 evaluations
+  the engine-speed work it took 4 s and 8 s. The targets (0.5 s and 1 s) are not met: with 4 evaluations
   per worker, each search is only 32 or 64 evaluations, so most of its calls are in the refit-every-call
   phase (up to 40 observations, the Hartmann6 quality fix), and the driver's per-call work plus
   FerretDB's bookkeeping per job (see *Scale*) fill the rest of the gap. Profile of the driver in a

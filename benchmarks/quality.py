@@ -2,7 +2,7 @@
 
 Run:  uv run --group bench python -m benchmarks.quality [--seeds 5] [--evals 80] [--jobs 2]
 
-Before/after a change to the engine (issue 10), in one run on this machine, with Optuna's GPSampler:
+Before/after a change to the engine, in one run on this machine, with Optuna's GPSampler:
 
     git worktree add ../before <old commit>
     uv run --group bench --group peers python -m benchmarks.quality --results benchmarks/results/quality-speed \

@@ -1,4 +1,4 @@
-"""docs/benchmarks.md sections for the engine-speed work (issue 10): before/after quality and latency.
+"""docs/benchmarks.md sections for the engine-speed work: before/after quality and latency.
 
 Run:  uv run --group bench python -m benchmarks.speed_report   (rewrites both sections from stored results)
 
@@ -224,13 +224,13 @@ def write_acquisition_section() -> None:
 
 def latency_heading() -> str:
     return ("## Suggestion latency\n\nCommand: `uv run --group bench python -m benchmarks.latency --baseline "
-            "../engine-speed-before` (a `git worktree add` of 41bc35d, the code before issue 10).\n\n")
+            "../engine-speed-before` (a `git worktree add` of 41bc35d, the code before the engine-speed work).\n\n")
 
 
 def write_speed_report(quality: Path = QUALITY, latency: Path = LATENCY) -> None:
     text = DOC.read_text() if DOC.exists() else HEADER
     stamp = _stamp()
-    text = replace_section(text, "speed-quality", "## Engine speed (issue 10): search quality before and after\n\n"
+    text = replace_section(text, "speed-quality", "## Engine speed: search quality before and after\n\n"
                            "Command: `uv run --group bench --group peers python -m benchmarks.quality --results "
                            "benchmarks/results/quality-speed --seeds 10 --evals 40 --algorithms sigopt_before sigopt "
                            "optuna_gp tpe --baseline ../engine-speed-before` (a `git worktree add` of 41bc35d).\n\n"
