@@ -12,7 +12,9 @@ when it returns or raises, it finishes the search:
   workers are left to finish and are reported when the search is continued (their suggestions stay
   open, correctly: those points are being evaluated);
 * every finished trial not reported yet is reported, failures included, and the suggestions of
-  cancelled trials are deleted, so the experiment holds exactly the search's evaluations.
+  cancelled trials are deleted, so the experiment holds exactly the search's evaluations;
+* a ``MongoTrials`` driver that lost its search to another driver (``SearchBusyError``) does none of
+  this: the trials are the other driver's now (see :mod:`sigopt_hyperopt.mongo.fence`).
 
 With another ``algo`` (``tpe.suggest``...) it is hyperopt's ``fmin`` and nothing more.
 """
@@ -30,6 +32,7 @@ from hyperopt.fmin import generate_trials_to_calculate
 from hyperopt.utils import coarse_utcnow
 
 from .algo import sigopt_suggest
+from .errors import SearchBusyError
 from .fmin_checks import CheckedObjective, all_trials_failed, check_max_evals, no_trial_succeeded
 from .reporting import all_trial_docs
 from .session import current_session
@@ -97,10 +100,23 @@ def fmin(
 def finish_search(trials: Any, *, interrupted: bool = False) -> None:
     """Report what finished and close what will never finish (see the module's docstring).
 
-    Does nothing for trials no SigOpt algorithm ran on in this process.
+    Does nothing for trials no SigOpt algorithm ran on in this process, nor for a driver that lost its
+    search to another one (``MongoTrials.lost_search``): it owns none of the trials any more, the
+    other driver cancels and reports them, and each write would be refused (see mongo/fence.py).
     """
     session = current_session(trials)
     if session is None:
+        return
+    try:
+        _finish(trials, session, interrupted)
+    except SearchBusyError as error:  # taken over while finishing: the other driver finishes the search
+        logger.warning("not finishing the search here: %s", error)
+
+
+def _finish(trials: Any, session: Any, interrupted: bool) -> None:
+    lost = getattr(trials, "lost_search", None)
+    if lost:
+        logger.warning("not finishing the search here (nothing cancelled, nothing reported): %s", lost)
         return
     if not getattr(trials, "asynchronous", False):
         _cancel_unfinished_in_process(trials)

@@ -79,6 +79,12 @@ class Engine(abc.ABC):
         them to tell its own lost suggestion from the trials' ones.
         """
 
+    def fence(self, what: str) -> None:
+        """Called before each write to SigOpt; the driver's session makes it a fenced permit, which
+        raises :class:`~sigopt_hyperopt.errors.SearchBusyError` once another driver took the search
+        over (see :mod:`sigopt_hyperopt.mongo.fence`).  Engines that write nothing outside the
+        process never call it."""
+
     def release(self, suggestion_ids: Sequence[str]) -> None:
         """Forget suggestions whose trials were abandoned; only remote experiments hold any."""
 

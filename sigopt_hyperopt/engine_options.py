@@ -17,13 +17,13 @@ class EngineOptions:
     output_warping: bool = True
     """Model a monotone (Yeo–Johnson) warp of the losses, not the losses: a loss that spans decades or
     has a diverging tail otherwise makes the GP's length scales and variance serve the outliers."""
-    fit_noise: bool = True
+    fit_noise: bool = False
     """Fit a homoscedastic noise variance with the other hyperparameters (libsigopt's *tikhonov*
     term), rather than assuming the objective is exact."""
-    mean_incumbent: bool = True
+    mean_incumbent: bool = False
     """Improvement is measured from the best posterior mean at an evaluated point, not from the best
     (possibly lucky) noisy observation."""
-    log_ei: bool = True
+    log_ei: bool = False
     """Search the logarithm of expected improvement (finite where EI underflows) and polish the best
     candidates with batched L-BFGS-B on its gradient, instead of a short Adam ascent on EI."""
     warm_fit: bool = True

@@ -1,6 +1,9 @@
 """SigOpt over HTTP: the hosted API or a self-hosted sigopt-server, through the ``sigopt`` client.
 
-Every call goes through :func:`~sigopt_hyperopt.retry.call_with_retries`.  The calls that create
+Every call goes through :func:`~sigopt_hyperopt.retry.call_with_retries`, and every call that writes
+(an observation, a suggestion created or deleted, the bandwidth) is preceded by :meth:`Engine.fence`:
+under ``MongoTrials`` a permit of the driver's lease generation, so a driver that lost its search to
+another one makes no further call.  The calls that create
 something are made safe to repeat by looking at the server before a repeat:
 
 * an observation carries its identity in its metadata (``hyperopt_search``, ``hyperopt_tid``,
@@ -129,6 +132,7 @@ class RemoteEngine(Engine):
 
     def update_parallel_bandwidth(self, parallel_bandwidth: int) -> None:
         """Set the experiment's parallel bandwidth on the server (an idempotent update)."""
+        self.fence(f"set parallel_bandwidth={parallel_bandwidth}")
         experiment = self._call(
             f"set parallel_bandwidth={parallel_bandwidth} on experiment {self._experiment_id}",
             lambda: self._experiment().update(parallel_bandwidth=int(parallel_bandwidth)),
@@ -154,6 +158,7 @@ class RemoteEngine(Engine):
             self._ledger.mark_reported(mark)
 
     def _create_observation(self, observation: Observation, mark: ObservationId) -> None:
+        self.fence(f"report {mark}")
         body = observation_body(observation, self.search_id)
         observations = self._experiment().observations()
 
@@ -214,6 +219,7 @@ class RemoteEngine(Engine):
                     self.release([str(s.id) for s in others])
                     raise AlreadyDone(newest)
 
+            self.fence("create a suggestion")
             made = call_with_retries("create a suggestion", self._create_suggestion, self._policy,
                                      before_retry=adopt_lost_answer)
             created.append(Suggestion(assignments=dict(made.assignments), id=str(made.id)))
@@ -251,6 +257,8 @@ class RemoteEngine(Engine):
     def release(self, suggestion_ids: Sequence[str]) -> None:
         experiment = self._experiment()
         for suggestion_id in suggestion_ids:
+
+            self.fence(f"delete suggestion {suggestion_id}")
 
             def delete(suggestion_id: str = suggestion_id) -> None:
                 try:

@@ -59,6 +59,17 @@ def all_trial_docs(trials: Any) -> list[dict]:
     return list(trials.trials)
 
 
+def fence_writes(trials: Any, what: str) -> None:
+    """Before a write the trials store does not make itself (a call to SigOpt, the search's record):
+    under ``MongoTrials`` a permit of the driver's lease generation, which raises
+    :class:`~sigopt_hyperopt.errors.SearchBusyError` once another driver took the search over (see
+    :mod:`sigopt_hyperopt.mongo.fence`).  Trials of one process (``Trials``, ``SparkTrials``) have no
+    other driver: nothing to check."""
+    fence = getattr(trials, "fence_writes", None)
+    if callable(fence):
+        fence(what)
+
+
 def fmin_cancelled(trials: Any) -> bool:
     """Whether the fmin running these trials was cancelled (``SparkTrials``: timeout, early stop, Ctrl-C).
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .engine import Engine
 from .opening import open_engine, space_for_store
 from .options import SearchOptions
-from .reporting import TrialsState, all_trial_docs, classify
+from .reporting import TrialsState, all_trial_docs, classify, fence_writes
 from .space import TranslatedSpace
 from .store import TrialsLedger
 
@@ -54,7 +54,9 @@ def session_for(trials: Any, domain: Any, options: SearchOptions, *, default_ban
     session = _sessions.get(trials)
     if session is None or session.domain is not domain or session.options != options:
         space = space_for_store(domain, TrialsLedger(trials))
+        fence_writes(trials, "open the search")  # creating or attaching an experiment writes to it
         engine = open_engine(space, TrialsLedger(trials), options, default_bandwidth=default_bandwidth)
+        engine.fence = _fence_of(trials)  # type: ignore[method-assign]
         session = Session(domain, options, space, engine)
         if engine.kind == "remote":
             # A driver that died may have left suggestions open that no trial received.
@@ -62,6 +64,19 @@ def session_for(trials: Any, domain: Any, options: SearchOptions, *, default_ban
             engine.delete_orphans(state.owned)
         _sessions[trials] = session
     return session
+
+
+def _fence_of(trials: Any) -> Callable[[str], None]:
+    """The trials' fence for the engine's writes, without keeping the trials alive (sessions are
+    cached by trials, weakly)."""
+    ref = weakref.ref(trials)
+
+    def fence(what: str) -> None:
+        held = ref()
+        if held is not None:
+            fence_writes(held, what)
+
+    return fence
 
 
 def current_session(trials: Any) -> Session | None:

@@ -157,6 +157,8 @@ class SigOptHttpServer:
         self.experiments: dict[str, ServedExperiment] = {}
         self.requests: list[tuple[str, str, int]] = []
         self.request_times: list[tuple[float, str, str, int]] = []
+        self.observation_attempts: list[tuple[dict[str, Any], int]] = []
+        """(metadata, status) of every observation create received, refused ones included."""
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -342,6 +344,8 @@ def _handler_for(server: SigOptHttpServer) -> type[BaseHTTPRequestHandler]:
             status = 0 if answer.drop else answer.status  # 0: no answer (connection dropped)
             server.requests.append((method, self.path, status))
             server.request_times.append((time.monotonic(), method, self.path, status))
+            if method == "POST" and self.path.split("?")[0].rstrip("/").endswith("/observations"):
+                server.observation_attempts.append((dict((body or {}).get("metadata") or {}), status))
             if answer.drop:
                 self.close_connection = True
                 return

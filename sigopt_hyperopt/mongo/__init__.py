@@ -6,6 +6,7 @@
 * :mod:`.jobs` -- :class:`MongoJobs`: the queue, unique-key claims, recovery, the worker registry.
 * :mod:`.trials` -- :class:`MongoTrials`: the driver's incremental view of its search.
 * :mod:`.lease` -- one driver per search.
+* :mod:`.fence` -- every write of a driver conditional on its lease generation (permits and seals).
 * :mod:`.attachments` -- GridFS attachments written safely; the reported-evaluation marks.
 
 The worker loop is :mod:`sigopt_hyperopt.worker`, fmin's loop over a pool :mod:`sigopt_hyperopt.dispatch`.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import gridfs
 import gridfs.errors
@@ -23,10 +23,13 @@ class DurableAttachments:
     is never lost.
     """
 
-    def __init__(self, gfs: gridfs.GridFS, exp_key: str | None, outage_tolerance: float = OUTAGE_TOLERANCE_S) -> None:
+    def __init__(self, gfs: gridfs.GridFS, exp_key: str | None, outage_tolerance: float = OUTAGE_TOLERANCE_S,
+                 before_write: Callable[[str], None] | None = None) -> None:
         self._gfs = gfs
         self._query = {"exp_key": exp_key} if exp_key else {}
         self.outage_tolerance = outage_tolerance
+        self._before_write = before_write or (lambda name: None)
+        """Called before every write with the attachment's name: the driver's fence (see fence.py)."""
 
     @survives_outages
     def __contains__(self, name: str) -> bool:
@@ -39,15 +42,23 @@ class DurableAttachments:
         except gridfs.errors.NoFile:
             raise KeyError(name) from None
 
-    @survives_outages
     def __setitem__(self, name: str, value: Any) -> None:
+        self._before_write(name)
+        self._put(name, value)
+
+    @survives_outages
+    def _put(self, name: str, value: Any) -> None:
         older = [f._id for f in self._gfs.find({"filename": name, **self._query})]
         self._gfs.put(value, filename=name, encoding="utf-8", **self._query)
         for file_id in older:
             self._gfs.delete(file_id)
 
-    @survives_outages
     def __delitem__(self, name: str) -> None:
+        self._before_write(name)
+        self._delete(name)
+
+    @survives_outages
+    def _delete(self, name: str) -> None:
         files = [f._id for f in self._gfs.find({"filename": name, **self._query})]
         if not files:
             raise KeyError(name)

@@ -182,18 +182,23 @@ class MongoJobs(mongoexp.MongoJobs):
     def record_change(self, job: dict) -> None:
         """Log a job as just written, for its search's driver (after, never before, the write).
 
-        Only while a driver of this package holds the search (its lease, see lease.py; checked at
-        most every ``DRIVER_CHECK_S``): nobody else reads the log, which must not grow without one.
+        Only while a driver of this package holds the search (a lease with a holder that has not
+        expired, see lease.py; checked at most every ``DRIVER_CHECK_S``): nobody else reads the log,
+        which must not grow without one (a lease document outlives its driver).  The entry carries
+        the lease generation: a driver consumes only its own and earlier generations' entries.
         Best effort: a lost entry delays the driver by at most ``LOOK_ANYWAY_S`` (it re-reads its
         unfinished jobs that often), so a failure here must not fail the write that came before.
         """
         try:
-            if self._search_has_driver(job.get("exp_key")):
-                self.db[CHANGES_COLLECTION].insert_one({"job": job["_id"], "exp_key": job.get("exp_key"), "doc": job})
+            generation = self._search_driver(job.get("exp_key"))
+            if generation is not None:
+                self.db[CHANGES_COLLECTION].insert_one({"job": job["_id"], "exp_key": job.get("exp_key"), "doc": job,
+                                                        "generation": generation})
         except pymongo.errors.PyMongoError as error:
             logger.debug("change of job %s not logged: %s", job.get("_id"), error)
 
-    def _search_has_driver(self, exp_key: str | None) -> bool:
+    def _search_driver(self, exp_key: str | None) -> int | None:
+        """The lease generation of the driver holding this search now, or None when none does."""
         from .lease import DRIVERS_COLLECTION
 
         checked = getattr(self, "_drivers_checked", None)
@@ -201,8 +206,12 @@ class MongoJobs(mongoexp.MongoJobs):
             checked = self._drivers_checked = {}
         known = checked.get(exp_key)
         if known is None or time.monotonic() > known[1]:
-            found = self.db[DRIVERS_COLLECTION].find_one({"_id": f"{self.jobs.name}/{exp_key}"}, projection=["_id"])
-            known = checked[exp_key] = (found is not None, time.monotonic() + DRIVER_CHECK_S)
+            lease = self.db[DRIVERS_COLLECTION].find_one({"_id": f"{self.jobs.name}/{exp_key}"},
+                                                         projection=["holder", "expires", "generation"]) or {}
+            expires = lease.get("expires")
+            held = lease.get("holder") is not None and expires is not None and expires > self.now()
+            known = checked[exp_key] = (int(lease.get("generation") or 1) if held else None,
+                                        time.monotonic() + DRIVER_CHECK_S)
         return known[0]
 
     @survives_outages

@@ -8,6 +8,11 @@ A driver that died stops renewing: once its lease expired, the next driver takes
 (at once, when the dead driver ran on the same machine and its process is gone).
 Taking over is a unique-key insert on the lease's next generation, so two drivers taking over at
 the same moment cannot both win (the rule the job claims follow, see jobs.py).
+
+The lease document is advisory (who runs the search, until when; workers read it to decide whether
+to log changes); the generation claims decide.  A driver has lost the search exactly when the claim
+on the generation after its own exists, and everything it writes is fenced by its generation
+(fence.py), so a driver that was paused past its lease's expiry cannot write once another took over.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class DriverLease:
         self.seconds = float(seconds)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.lost: str | None = None
+        self.generation = 0
+        """The lease generation this driver holds (1 for a search's first driver, +1 per take-over)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -71,10 +78,12 @@ class DriverLease:
         if current is None:
             try:
                 self._collection.insert_one({"_id": self.key, "generation": 1, **mine})
+                self.generation = 1
                 return
             except pymongo.errors.DuplicateKeyError:
                 current = self._collection.find_one({"_id": self.key}) or {}
         if current.get("holder") == self.holder:
+            self.generation = int(current.get("generation", 1))
             return
         if current.get("expires") and current["expires"] > now and not self._died_here(current):
             raise SearchBusyError(
@@ -89,6 +98,7 @@ class DriverLease:
         except pymongo.errors.DuplicateKeyError:
             raise SearchBusyError(f"Another driver is taking search {self.exp_key!r} over right now; it runs the "
                                   "search. Stop it, or use another exp_key.") from None
+        self.generation = generation
         self._collection.replace_one({"_id": self.key}, {"generation": generation, **mine}, upsert=True)
         logger.warning("took search %r over from driver %s (host %s, pid %s), whose lease expired at %s",
                        self.exp_key, current.get("holder"), current.get("host"), current.get("pid"), current.get("expires"))
@@ -112,9 +122,20 @@ class DriverLease:
         expires = self._jobs.now() + datetime.timedelta(seconds=self.seconds)
         renewed = self._collection.update_one({"_id": self.key, "holder": self.holder}, {"$set": {"expires": expires}})
         if renewed.matched_count == 0:
-            current = self._collection.find_one({"_id": self.key}) or {}
-            self.lost = (f"Search {self.exp_key!r} was taken over by another driver (host {current.get('host')}, pid "
-                         f"{current.get('pid')}) while this one could not renew its lease; stopping this driver.")
+            if self.taken_over():
+                current = self._collection.find_one({"_id": self.key}) or {}
+                self.lost = (f"Search {self.exp_key!r} was taken over by another driver (host {current.get('host')}, "
+                             f"pid {current.get('pid')}) while this one could not renew its lease; stopping this "
+                             "driver.")
+            else:  # the document lost an update (not atomic on FerretDB): nobody took over, so it is still ours
+                self._collection.replace_one({"_id": self.key}, {
+                    "generation": self.generation, "holder": self.holder, "host": socket.gethostname(),
+                    "pid": os.getpid(), "expires": expires}, upsert=True)
+
+    def taken_over(self) -> bool:
+        """Whether another driver claimed the generation after this one (what decides, see the module)."""
+        claim = self._jobs.db[LEASE_CLAIMS_COLLECTION].find_one({"_id": f"{self.key}/{self.generation + 1}"})
+        return claim is not None and claim.get("holder") != self.holder
 
     def check(self) -> None:
         """Raise in the driver's loop once the lease is lost: two drivers must never run together."""

@@ -11,22 +11,29 @@ worker died between writing a job and logging it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import pymongo
+from bson import ObjectId
 from hyperopt import mongoexp, tpe
-from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
+from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
 
 from .attachments import DurableAttachments, ReportedMarks
+from .fence import CANCEL, INSERT, SearchFence, cancel_queued_jobs, forget_writes, take_over
 from .jobs import MongoJobs
 from .lease import LEASE_SECONDS, DriverLease
 from .nonfinite import decode_result
 from .outages import OUTAGE_TOLERANCE_S, survives_outages
+
+logger = logging.getLogger(__name__)
 
 UNFINISHED = (JOB_STATE_NEW, JOB_STATE_RUNNING)
 
@@ -96,6 +103,11 @@ class MongoTrials(mongoexp.MongoTrials):
     to keep retrying an unreachable database before raising :class:`DatabaseError`.
     ``lease_seconds``: a driver holds its search while it runs ``fmin`` (a second driver on the same
     ``exp_key`` is refused); one that died frees it this long after its last renewal.
+
+    Once it ran ``fmin``, everything this object writes (trials, cancellations, trial ids,
+    attachments, and through ``fence_writes`` every call to SigOpt) is fenced by the lease generation
+    it held (see :mod:`~sigopt_hyperopt.mongo.fence`), also after ``fmin`` returned: when another driver
+    took the search over, each write raises :class:`SearchBusyError` instead, and ``lost_search`` says why.
     """
 
     def __init__(self, arg: Any, exp_key: str | None = None, cmd: Any = None, workdir: str | None = None,
@@ -109,6 +121,7 @@ class MongoTrials(mongoexp.MongoTrials):
         self.lease_seconds = lease_seconds
         self._view: TrialsView | None = None
         self._lease: DriverLease | None = None
+        self._fence: SearchFence | None = None
         super().__init__(handle, exp_key=exp_key, cmd=cmd, workdir=workdir, refresh=refresh)
 
     def view(self, exp_key: str | None = None, cmd: Any = None, workdir: str | None = None,
@@ -120,7 +133,7 @@ class MongoTrials(mongoexp.MongoTrials):
 
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())
-        state["_view"] = state["_lease"] = None  # rebuilt from the database where it is unpickled
+        state["_view"] = state["_lease"] = state["_fence"] = None  # rebuilt from the database where unpickled
         return state
 
     @property
@@ -151,6 +164,9 @@ class MongoTrials(mongoexp.MongoTrials):
         max_evals = max_evals if max_evals is not None else sys.maxsize
         queue_len = self.queue_len if self.queue_len is not None else (max_queue_len if max_queue_len != 1 else None)
         with DriverLease(self.handle, self._exp_key, self.lease_seconds) as lease:
+            self._fence = take_over(self.handle, lease)
+            if lease.generation > 1:
+                self._view = None  # read the search as the earlier drivers left it, now that they are sealed
             self._lease = lease
             try:
                 return fmin_on_pool(
@@ -163,11 +179,41 @@ class MongoTrials(mongoexp.MongoTrials):
                 )
             finally:
                 self._lease = None
+                self._forget_own_changes(lease)
+
+    def _forget_own_changes(self, lease: DriverLease) -> None:
+        """The change log's entries for this driver that it will not read: the log is empty while no
+        driver holds the search (the next driver reads the whole search when it starts)."""
+        try:
+            self.handle.forget_changes([e for e in self.handle.read_changes(self._exp_key)
+                                        if int(e.get("generation") or 0) <= lease.generation])
+        except Exception as error:  # noqa: BLE001 - tidying up must not hide how fmin ended
+            logger.debug("change log of search %r not emptied: %s", self._exp_key, error)
+
+    # -- fencing -------------------------------------------------------------------------------------
+
+    @property
+    def lost_search(self) -> str | None:
+        """Why this driver lost its search to another one (then it writes nothing more), or None."""
+        return self._fence.lost if self._fence is not None else None
+
+    def fence_writes(self, what: str) -> None:
+        """A permit for one write outside this store (a SigOpt call): raises :class:`SearchBusyError`
+        once another driver took the search over.  Nothing to check for an object that never drove."""
+        if self._fence is not None:
+            self._fence.permit(what)
 
     @property
     def attachments(self) -> DurableAttachments:
-        """hyperopt's GridFS attachments, written safely and riding out database outages."""
-        return DurableAttachments(self.handle.gfs, self._exp_key, self.outage_tolerance)
+        """hyperopt's GridFS attachments, written safely and riding out database outages (and fenced)."""
+        mine = weakref.ref(self)  # the attachments outlive no trials object (sessions are cached by it, weakly)
+
+        def before_write(name: str) -> None:
+            trials = mine()
+            if trials is not None:
+                trials.fence_writes(f"attachment {name}")
+
+        return DurableAttachments(self.handle.gfs, self._exp_key, self.outage_tolerance, before_write=before_write)
 
     def reported_marks(self) -> ReportedMarks:
         """Where :class:`~sigopt_hyperopt.store.TrialsLedger` keeps this store's reported evaluations."""
@@ -193,7 +239,10 @@ class MongoTrials(mongoexp.MongoTrials):
         if self._lease is None:
             self._view = None
         view = self._view
-        changes = self.handle.read_changes(self._exp_key) if self._lease is not None else []
+        changes = []
+        if self._lease is not None:  # a later driver's entries are not this one's to consume
+            changes = [e for e in self.handle.read_changes(self._exp_key)
+                       if int(e.get("generation") or 0) <= self._lease.generation]
         if view is None:
             view = TrialsView()
             query = {"exp_key": self._exp_key} if self._exp_key is not None else {}
@@ -252,10 +301,16 @@ class MongoTrials(mongoexp.MongoTrials):
 
     @survives_outages
     def _insert_trial_docs(self, docs: list[dict]) -> list[Any]:
-        """One round trip for the whole batch; a retried batch skips the documents already in."""
+        """One round trip for the whole batch; a retried batch skips the documents already in.
+
+        Fenced: the permit records the documents (with their ``_id``, given here), so a driver that
+        takes the search over inserts them itself if this one stopped between permit and insert."""
         if not docs:
             return []
-        self.handle.insert_many(docs)
+        for doc in docs:
+            doc.setdefault("_id", ObjectId())
+        with self._fenced(INSERT, docs=docs):
+            self.handle.insert_many(docs)
         view = self._sync()
         for doc in docs:
             view.put(doc)
@@ -282,21 +337,26 @@ class MongoTrials(mongoexp.MongoTrials):
     @survives_outages
     def cancel_queued(self) -> int:
         """Cancel this search's jobs that no worker took yet; returns how many."""
+        if self._fence is not None:
+            self._fence.check()  # before reading: a driver that lost the search owns none of its jobs
         view = self._sync()
-        cancelled = 0
-        for job_id in [i for i in view.unfinished if view.docs[i]["state"] == JOB_STATE_NEW]:
-            done = self.handle.jobs.update_one({"_id": job_id, "state": JOB_STATE_NEW},
-                                               {"$set": {"state": JOB_STATE_CANCEL}, "$inc": {"version": 1}})
-            self.handle.queue.delete_many({"job": job_id})
-            cancelled += done.modified_count
+        queued = [(i, int(view.docs[i].get("attempt") or 0)) for i in view.unfinished
+                  if view.docs[i]["state"] == JOB_STATE_NEW]
+        with self._fenced(CANCEL, jobs=[{"job": job, "attempt": attempt} for job, attempt in queued]):
+            cancelled = cancel_queued_jobs(self.handle, queued)
         view.next_look = 0.0  # the next refresh reads them back
         return cancelled
+
+    def _fenced(self, kind: str, **record: Any) -> Any:
+        return self._fence.write(kind, **record) if self._fence is not None else contextlib.nullcontext()
 
     @survives_outages
     def new_trial_ids(self, n: int) -> list[int]:
         """Trial ids unique across the database (as hyperopt's), allocated atomically."""
         if n <= 0:
             return []
+        if self._fence is not None:
+            self._fence.permit("trial ids")
         counter = self.handle.db.job_ids.find_one_and_update(
             {"a": 0}, {"$inc": {"last_id": n}}, upsert=True, return_document=pymongo.ReturnDocument.AFTER
         )
@@ -308,5 +368,7 @@ class MongoTrials(mongoexp.MongoTrials):
         return list(self._refreshed_view().docs.values())
 
     def delete_all(self, *args: Any, **kwargs: Any) -> None:
+        """Delete the search's trials, and the permits that would have the next driver insert them again."""
         super().delete_all(*args, **kwargs)
+        forget_writes(self.handle, self._exp_key)
         self.reload()
