@@ -11,7 +11,7 @@ from hyperopt import hp
 
 from sigopt_hyperopt.embedded import EmbeddedEngine
 from sigopt_hyperopt.engine_options import DEFAULT_OPTIONS, EngineOptions
-from sigopt_hyperopt.engine import Observation
+from sigopt_hyperopt.engine import Observation, experiment_spec
 from sigopt_hyperopt.space import translate
 
 from .hyperopt_support import assert_points_in_support
@@ -190,11 +190,12 @@ def test_a_noisy_objective_gets_a_fitted_noise_level_and_a_posterior_mean_incumb
     points = [{"x": float(rng.uniform(-5, 10)), "y": float(rng.uniform(0, 15))} for _ in range(25)]
     observations = [Observation(key=k, assignments=p, value=branin(**p) + float(rng.normal(scale=20)))
                     for k, p in enumerate(points)]
-    engine = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    noise = EngineOptions(fit_noise=True, mean_incumbent=True)  # switched on: off by default
+    engine = EmbeddedEngine(experiment_spec(translate(BRANIN_SPACE), name="noisy"), noise)
     engine.sync(observations)
     engine.suggest(1, [], seed=0)
     fitted = list(engine._hyperparameters._fits.values())[-1][0]
-    exact = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
+    exact = EmbeddedEngine(experiment_spec(translate(BRANIN_SPACE), name="noisy"), noise)
     exact.sync(branin_observations(25, seed=0))
     exact.suggest(1, [], seed=0)
     assert fitted["tikhonov"] > list(exact._hyperparameters._fits.values())[-1][0]["tikhonov"]
