@@ -33,6 +33,7 @@ def test_concurrent_scans_requeue_each_dead_workers_job_once(mongo_db, caplog):
         jobs.set_current_job(owner, job["_id"])
         jobs.jobs.update_one({"_id": job["_id"]}, {"$set": {"refresh_time": long_ago}})
         jobs.db["workers"].update_one({"_id": owner}, {"$set": {"beat": long_ago, "expires": long_ago}})
+    jobs.db["job_running"].update_many({}, {"$set": {"at": long_ago}})  # claimed ten minutes ago, too
     recovered: list[int] = []
     start = threading.Barrier(SCANNERS)
 
