@@ -94,14 +94,15 @@ def _report(args: argparse.Namespace) -> int:
 
 
 DEFAULT_WORKER_MONGO = "localhost/hyperopt"
-MONGO_HELP = ("host:port/db (user@host:port/db?authSource=admin, the password from --mongo-password-file or "
-              "$SIGOPT_HYPEROPT_MONGO_PASSWORD); default: $SIGOPT_HYPEROPT_MONGO")
+MONGO_FORM = ("(user@host:port/db?authSource=admin, the password from --mongo-password-file or "
+              "$SIGOPT_HYPEROPT_MONGO_PASSWORD)")
+MONGO_HELP = f"host:port/db; default: $SIGOPT_HYPEROPT_MONGO {MONGO_FORM}"
 
 
 def add_mongo_password_argument(parser: argparse.ArgumentParser) -> None:
     """``--mongo-password-file``: the database password kept out of the command line (see mongo/credentials.py)."""
     parser.add_argument("--mongo-password-file", default=None, metavar="FILE",
-                        help="read the database password from the first line of FILE (mode 600), not from the URL")
+                        help="read the database password from the first line of FILE (mode 600), not from the URL (default: the URL's, else $SIGOPT_HYPEROPT_MONGO_PASSWORD)")
 
 
 def _mongo_url(args: argparse.Namespace, default: str | None = None) -> str | None:
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     quickstart.set_defaults(handler=_quickstart)
 
     worker = commands.add_parser("worker", help="evaluate jobs from a MongoDB store (drop-in for hyperopt-mongo-worker)")
-    worker.add_argument("--mongo", default=None, help=MONGO_HELP + f", else {DEFAULT_WORKER_MONGO}")
+    worker.add_argument("--mongo", default=None, help=f"host:port/db; default: $SIGOPT_HYPEROPT_MONGO, else {DEFAULT_WORKER_MONGO} {MONGO_FORM}")
     add_mongo_password_argument(worker)
     worker.add_argument("--exp-key", default=None,
                         help="only take jobs of this experiment key (default: jobs of every search)")
