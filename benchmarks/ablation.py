@@ -32,7 +32,6 @@ import dataclasses
 import datetime
 import json
 import math
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -176,7 +175,9 @@ def run_one(task: tuple[str, str, int, int, str, str | None]) -> Path:
     if path.exists():
         return path
     if algorithm == "sigopt_before":
-        return _run_baseline(problem_name, seed, evals, path, baseline)
+        from .checkout import baseline_run
+
+        return baseline_run("benchmarks.ablation", problem_name, seed, evals, path, baseline)
     _import_for(algorithm)  # imports are not part of the time per evaluation
     started = time.perf_counter()
     with warnings.catch_warnings():
@@ -184,23 +185,6 @@ def run_one(task: tuple[str, str, int, int, str, str | None]) -> Path:
         losses = _run(PROBLEMS[problem_name], algorithm, seed, evals)
     record = {"problem": problem_name, "algorithm": algorithm, "seed": seed, "losses": losses,
               "seconds": time.perf_counter() - started}
-    path.write_text(json.dumps(record))
-    return path
-
-
-def _run_baseline(problem_name: str, seed: int, evals: int, path: Path, baseline: str | None) -> Path:
-    from .checkout import import_root, popen
-    from .errors import BenchmarkError
-
-    if baseline is None:
-        raise BenchmarkError("sigopt_before needs --baseline PATH")
-    with tempfile.TemporaryDirectory() as scratch, import_root(Path(baseline)) as root:
-        process = popen(Path(baseline), root, "benchmarks.ablation", "--single", problem_name, "sigopt", str(seed),
-                        str(evals), "--results", scratch)
-        if process.wait() != 0:
-            raise BenchmarkError(f"the baseline run {problem_name} seed {seed} failed (exit {process.returncode})")
-        record = json.loads((Path(scratch) / f"{problem_name}-sigopt-{seed}.json").read_text())
-    record["algorithm"] = "sigopt_before"
     path.write_text(json.dumps(record))
     return path
 

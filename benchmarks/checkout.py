@@ -14,6 +14,7 @@ measurement) is therefore identical for both sides; only the package under test 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -46,3 +47,22 @@ def popen(checkout: Path | None, root: Path | None, module: str, *args: str, **o
     env.pop("PYTHONPATH", None)
     return subprocess.Popen([sys.executable, "-m", module, *args], cwd=str(root or THIS_CHECKOUT), env=env,
                             **options)
+
+
+def baseline_run(module: str, problem_name: str, seed: int, evals: int, path: Path, baseline: str | None) -> Path:
+    """``sigopt_suggest`` of the baseline checkout on one problem and seed, stored at ``path`` as ``sigopt_before``.
+
+    ``module`` is the benchmark whose ``--single PROBLEM sigopt SEED EVALS --results DIR`` runs one case in
+    a process that imports the baseline's package (the problems and the measurement stay this checkout's).
+    """
+    if baseline is None:
+        raise BenchmarkError("sigopt_before needs --baseline PATH (a checkout of the code before the change)")
+    with tempfile.TemporaryDirectory() as scratch, import_root(Path(baseline)) as root:
+        process = popen(Path(baseline), root, module, "--single", problem_name, "sigopt", str(seed), str(evals),
+                        "--results", scratch)
+        if process.wait() != 0:
+            raise BenchmarkError(f"the baseline run {problem_name} seed {seed} failed (exit {process.returncode})")
+        record = json.loads((Path(scratch) / f"{problem_name}-sigopt-{seed}.json").read_text())
+    record["algorithm"] = "sigopt_before"
+    path.write_text(json.dumps(record))
+    return path

@@ -26,7 +26,6 @@ os.environ.pop("SIGOPT_API_TOKEN", None)  # always the embedded engine
 
 import argparse
 import json
-import tempfile
 import time
 import warnings
 from multiprocessing import Pool
@@ -76,7 +75,9 @@ def run_one(task: tuple[str, str, int, int, str, str | None]) -> Path:
     if path.exists():
         return path
     if algorithm == "sigopt_before":
-        return run_baseline(problem_name, seed, evals, path, baseline)
+        from .checkout import baseline_run
+
+        return baseline_run("benchmarks.quality", problem_name, seed, evals, path, baseline)
     problem = PROBLEMS[problem_name]
     started = time.perf_counter()
     with warnings.catch_warnings():
@@ -87,24 +88,6 @@ def run_one(task: tuple[str, str, int, int, str, str | None]) -> Path:
             losses = run_hyperopt(problem, algorithm, seed, evals)
     record = {"problem": problem_name, "algorithm": algorithm, "seed": seed, "losses": losses,
               "seconds": time.perf_counter() - started}
-    path.write_text(json.dumps(record))
-    return path
-
-
-def run_baseline(problem_name: str, seed: int, evals: int, path: Path, baseline: str | None) -> Path:
-    """``sigopt_suggest`` of the baseline checkout, by this module run in a process that imports it."""
-    from .checkout import import_root, popen
-    from .errors import BenchmarkError
-
-    if baseline is None:
-        raise BenchmarkError("sigopt_before needs --baseline PATH (a checkout of the code before the change)")
-    with tempfile.TemporaryDirectory() as scratch, import_root(Path(baseline)) as root:
-        process = popen(Path(baseline), root, "benchmarks.quality", "--single", problem_name, "sigopt", str(seed),
-                        str(evals), "--results", scratch)
-        if process.wait() != 0:
-            raise BenchmarkError(f"the baseline run {problem_name} seed {seed} failed (exit {process.returncode})")
-        record = json.loads((Path(scratch) / f"{problem_name}-sigopt-{seed}.json").read_text())
-    record["algorithm"] = "sigopt_before"
     path.write_text(json.dumps(record))
     return path
 
