@@ -451,7 +451,7 @@ class MongoJobs(mongoexp.MongoJobs):
         A recovery claimed before ``cutoff`` whose job is still found lost means its claimant died
         between the claim and the write: it is taken over (by one process: the insert decides again).
         """
-        key = f"{job_id}/{attempt}"
+        key = queue_key(job_id, attempt)
         recoveries = self.db[RECOVERIES_COLLECTION]
         for _ in range(2):
             try:

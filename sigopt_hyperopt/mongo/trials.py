@@ -185,10 +185,14 @@ class MongoTrials(mongoexp.MongoTrials):
         """The change log's entries for this driver that it will not read: the log is empty while no
         driver holds the search (the next driver reads the whole search when it starts)."""
         try:
-            self.handle.forget_changes([e for e in self.handle.read_changes(self._exp_key)
-                                        if int(e.get("generation") or 0) <= lease.generation])
+            self.handle.forget_changes(self._changes_up_to(lease.generation))
         except Exception as error:  # noqa: BLE001 - tidying up must not hide how fmin ended
             logger.debug("change log of search %r not emptied: %s", self._exp_key, error)
+
+    def _changes_up_to(self, generation: int) -> list[dict]:
+        """The change log's entries of this search logged under ``generation`` or earlier: a later
+        driver's entries are not this one's to consume."""
+        return [e for e in self.handle.read_changes(self._exp_key) if int(e.get("generation") or 0) <= generation]
 
     # -- fencing -------------------------------------------------------------------------------------
 
@@ -239,10 +243,7 @@ class MongoTrials(mongoexp.MongoTrials):
         if self._lease is None:
             self._view = None
         view = self._view
-        changes = []
-        if self._lease is not None:  # a later driver's entries are not this one's to consume
-            changes = [e for e in self.handle.read_changes(self._exp_key)
-                       if int(e.get("generation") or 0) <= self._lease.generation]
+        changes = self._changes_up_to(self._lease.generation) if self._lease is not None else []
         if view is None:
             view = TrialsView()
             query = {"exp_key": self._exp_key} if self._exp_key is not None else {}
@@ -355,8 +356,7 @@ class MongoTrials(mongoexp.MongoTrials):
         """Trial ids unique across the database (as hyperopt's), allocated atomically."""
         if n <= 0:
             return []
-        if self._fence is not None:
-            self._fence.permit("trial ids")
+        self.fence_writes("trial ids")
         counter = self.handle.db.job_ids.find_one_and_update(
             {"a": 0}, {"$inc": {"last_id": n}}, upsert=True, return_document=pymongo.ReturnDocument.AFTER
         )
