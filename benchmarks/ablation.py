@@ -125,7 +125,7 @@ PROBLEMS: dict[str, Problem] = {
 makes the exact optimum a matter of the grid)."""
 
 
-def _engine_options(algorithm: str):
+def engine_options(algorithm: str):
     """The EngineOptions an algorithm name selects: ``sigopt`` the defaults, ``sigopt:-a,-b`` without a and b."""
     from sigopt_hyperopt.engine_options import DEFAULT_OPTIONS
 
@@ -153,7 +153,7 @@ def _run(problem: Problem, algorithm: str, seed: int, evals: int) -> list[float]
         if hasattr(EmbeddedEngine, "options"):  # the baseline checkout has no options
             # This process runs this one search only (the pool starts one per task): the class
             # attribute is the ablation's switch, set before the engine is built.
-            EmbeddedEngine.options = _engine_options(algorithm)
+            EmbeddedEngine.options = engine_options(algorithm)
         return run_hyperopt(problem, "sigopt", seed, evals)
     return run_hyperopt(problem, algorithm, seed, evals)
 

@@ -59,6 +59,13 @@ BASELINE_BATCH = 5
 """Seeds of one problem the baseline runs per process (a process start imports the whole stack)."""
 
 
+def algorithm_name(name: str) -> str:
+    """An algorithm column: one of ALGORITHMS, or ``sigopt:+a,-b`` (the engine with options a on, b off)."""
+    if name in ALGORITHMS or name.startswith("sigopt:"):
+        return name
+    raise argparse.ArgumentTypeError(f"unknown algorithm {name!r}; known: {', '.join(ALGORITHMS)}, sigopt:+NAME,-NAME")
+
+
 def suite_of(problem: str) -> str:
     return next(name for name, problems in SUITES.items() if problem in problems)
 
@@ -104,6 +111,14 @@ def run_hyperopt(problem: Problem, algorithm: str, recorder: Recorder, evals: in
 
     from sigopt_hyperopt import sigopt_suggest
 
+    if algorithm.startswith("sigopt"):
+        from sigopt_hyperopt.embedded import EmbeddedEngine
+
+        from .ablation import engine_options
+
+        # A pool process runs one search at a time: the class attribute is the variant's switch.
+        EmbeddedEngine.options = engine_options(algorithm)
+        algorithm = "sigopt"
     algo = {"sigopt": sigopt_suggest, "tpe": tpe.suggest, "rand": rand.suggest}[algorithm]
     fmin(lambda params: recorder(problem.from_hyperopt(params)), problem.hyperopt_space(), algo=algo,
          max_evals=evals, trials=Trials(), rstate=np.random.default_rng(recorder.seed), show_progressbar=False)
@@ -213,14 +228,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", nargs="*", default=list(SUITES), choices=list(SUITES))
     parser.add_argument("--problems", nargs="*", help="problem names (default: every problem of --suites)")
-    parser.add_argument("--algorithms", nargs="*", default=list(ALGORITHMS), choices=ALGORITHMS)
+    parser.add_argument("--algorithms", nargs="*", default=list(ALGORITHMS), type=algorithm_name,
+                        help=f"of {', '.join(ALGORITHMS)}; or sigopt:+NAME,-NAME for the engine with options switched")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--evals", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2: this machine's cores)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="directory of the per-run files")
     parser.add_argument("--baseline", type=Path, help="checkout of the old code, for the sigopt_before column")
-    parser.add_argument("--redo", nargs="*", default=[], choices=ALGORITHMS,
+    parser.add_argument("--redo", nargs="*", default=[], type=algorithm_name,
                         help="run these columns again even where results exist (after an engine change)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the docs from the stored runs")
     parser.add_argument("--no-report", action="store_true", help="do not touch docs/benchmarks.md")

@@ -101,6 +101,11 @@ def overhead(runs: dict[int, dict]) -> float:
     return float(np.median([(r["seconds"] - r.get("objective_seconds", 0.0)) / len(r["losses"]) for r in runs.values()]))
 
 
+def label(column: str) -> str:
+    """A column's name in tables: the peers' readable names; engine variants (``sigopt:+a``) as they are."""
+    return LABELS.get(column, f"`{column}`")
+
+
 def _g(x: float) -> str:
     return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.1e}"
 
@@ -111,7 +116,7 @@ def _columns(runs: Runs) -> list[str]:
 
 
 def regret_table(runs: Runs, at: int, columns: list[str]) -> tuple[str, dict[str, dict[str, float]]]:
-    header = "| problem | D | " + " | ".join(LABELS[c] for c in columns) + " | seeds |"
+    header = "| problem | D | " + " | ".join(label(c) for c in columns) + " | seeds |"
     lines = [header, "|" + "---|" * (len(columns) + 3)]
     all_scores: dict[str, dict[str, float]] = {}
     from .suite import PROBLEMS
@@ -131,7 +136,7 @@ def regret_table(runs: Runs, at: int, columns: list[str]) -> tuple[str, dict[str
 
 
 def score_table(all_scores: dict[str, dict[str, float]], columns: list[str]) -> str:
-    lines = ["| problem | " + " | ".join(LABELS[c] for c in columns) + " |", "|" + "---|" * (len(columns) + 1)]
+    lines = ["| problem | " + " | ".join(label(c) for c in columns) + " |", "|" + "---|" * (len(columns) + 1)]
     for problem, by in all_scores.items():
         best = max(by.values()) if by else None
         lines.append(f"| {problem} | " + " | ".join(
@@ -144,16 +149,16 @@ def score_table(all_scores: dict[str, dict[str, float]], columns: list[str]) -> 
     return "\n".join(lines)
 
 
-def paired_table(runs: Runs, at: int, against: str) -> tuple[str, dict[str, int]]:
+def paired_table(runs: Runs, at: int, against: str, ours: str = "sigopt") -> tuple[str, dict[str, int]]:
     rng = np.random.default_rng(0)
-    lines = [f"| problem | sigopt − {LABELS[against]} (median regret) | 95 % bootstrap | seeds lower / higher | "
+    lines = [f"| problem | {label(ours)} − {label(against)} (median regret) | 95 % bootstrap | seeds lower / higher | "
              "Wilcoxon p | verdict |", "|---|---|---|---|---|---|"]
     tally = {"better": 0, "worse": 0, "tie": 0}
     for problem in sorted(runs, key=_problem_order):
         regrets = regrets_at(problem, runs[problem], at)
-        if not regrets.get("sigopt") or not regrets.get(against):
+        if not regrets.get(ours) or not regrets.get(against):
             continue
-        result = paired(regrets["sigopt"], regrets[against], rng)
+        result = paired(regrets[ours], regrets[against], rng)
         if not result:
             continue
         significant = result["p"] < 0.05
@@ -167,7 +172,7 @@ def paired_table(runs: Runs, at: int, against: str) -> tuple[str, dict[str, int]
 
 
 def time_table(runs: Runs, columns: list[str]) -> str:
-    lines = ["| problem | " + " | ".join(LABELS[c] for c in columns) + " |", "|" + "---|" * (len(columns) + 1)]
+    lines = ["| problem | " + " | ".join(label(c) for c in columns) + " |", "|" + "---|" * (len(columns) + 1)]
     for problem in sorted(runs, key=_problem_order):
         lines.append(f"| {problem} | " + " | ".join(
             f"{overhead(runs[problem][c]):.3f}" if runs[problem].get(c) else "–" for c in columns) + " |")
@@ -208,7 +213,7 @@ def plot(suite: str, runs: Runs, columns: list[str]) -> str:
                 continue
             length = min(len(r["losses"]) for r in records)
             curves = np.array([incumbent_values(r)[:length] - best for r in records])
-            axis.plot(np.arange(1, length + 1), np.maximum(np.median(curves, axis=0), 1e-6), label=LABELS[column])
+            axis.plot(np.arange(1, length + 1), np.maximum(np.median(curves, axis=0), 1e-6), label=label(column))
         axis.set_yscale("log")
         axis.set_title(problem, fontsize=9)
         axis.set_xlabel("evaluations", fontsize=8)
@@ -271,7 +276,7 @@ def section(suite: str, directory: Path, evals: int) -> str:
         for against in ("optuna_gp", "sigopt_before"):
             if against in columns and "sigopt" in columns:
                 table, tally = paired_table(runs, at, against)
-                parts += [f"### sigopt against {LABELS[against]}, seed by seed, at {at} evaluations",
+                parts += [f"### sigopt against {label(against)}, seed by seed, at {at} evaluations",
                           f"Significantly better on {tally['better']}, significantly worse on {tally['worse']}, "
                           f"no significant difference on {tally['tie']} (Wilcoxon signed-rank, p < 0.05).", table]
     parts += ["### The algorithms' own seconds per evaluation (wall time less the objective's; median over seeds)",

@@ -53,6 +53,7 @@ from sigoptlite.models import LocalObservation
 from sigoptlite.sources import GPSource
 
 from .engine_options import DEFAULT_OPTIONS, EngineOptions
+from .map_fit import MapHyperparameterFit, WarmMapHyperparameterFit
 from .output_warping import fit_warp
 from .random_state import isolated_numpy_random
 
@@ -268,8 +269,12 @@ class HyperparameterCache:
             "tag": {},
             "metrics_info": source.form_metrics_info(experiment),
             "task_options": [t.cost for t in experiment.tasks],
+            "engine_options": self.options,
         }
-        view = WarmHyperparameterFit if start is not None else ScheduledHyperparameterFit
+        if self.options.map_fit:
+            view = WarmMapHyperparameterFit if start is not None else MapHyperparameterFit
+        else:
+            view = WarmHyperparameterFit if start is not None else ScheduledHyperparameterFit
         logger.debug("fitting GP hyperparameters on %d observations (%s)", len(subset),
                      "warm" if start is not None else "full")
         with isolated_numpy_random(int(key[:8], 16)):

@@ -26,6 +26,12 @@ class EngineOptions:
     log_ei: bool = False
     """Search the logarithm of expected improvement (finite where EI underflows) and polish the best
     candidates with batched L-BFGS-B on its gradient, instead of a short Adam ascent on EI."""
+    map_fit: bool = False
+    """Fit the GP's hyperparameters as a posterior mode (priors on length scales, signal and noise
+    variance) with L-BFGS-B in log parameters (:mod:`~sigopt_hyperopt.map_fit`), instead of
+    libsigopt's maximum likelihood by SLSQP."""
+    wide_prior: bool = False
+    """With ``map_fit``: the dimension-scaled log-normal length-scale prior instead of the tight one."""
     warm_fit: bool = True
     """Between anchor counts, refit the hyperparameters from the last anchor's fit with few restarts
     instead of libsigopt's ten random ones (a pure schedule: anchors depend only on the oldest

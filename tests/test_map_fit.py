@@ -1,0 +1,71 @@
+"""The MAP hyperparameter fit: libsigopt's GP and likelihood, priors and L-BFGS-B of ours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hyperopt import hp
+from sigoptlite.builders import LocalExperimentBuilder, LocalObservationBuilder
+from sigoptlite.sources import GPSource
+
+from sigopt_hyperopt.embedded_model import HyperparameterCache
+from sigopt_hyperopt.engine import experiment_spec
+from sigopt_hyperopt.engine_options import EngineOptions
+from sigopt_hyperopt.map_fit import LENGTH_SCALE_UPPER, length_scale_prior_median
+from sigopt_hyperopt.space import translate
+
+SPACE = {"a": hp.uniform("a", 0, 1), "b": hp.uniform("b", -2, 2), "unused": hp.uniform("unused", 0, 10)}
+MAP_NOISE = EngineOptions(output_warping=False, map_fit=True, fit_noise=True, warm_fit=False)
+
+
+def experiment():
+    spec = experiment_spec(translate(SPACE), name="t")
+    return LocalExperimentBuilder({k: v for k, v in spec.items() if k in ("name", "parameters", "metrics")})
+
+
+def observations(exp, count: int, noise_sd: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    made, values = [], []
+    for _ in range(count):
+        point = {"a": float(rng.uniform(0, 1)), "b": float(rng.uniform(-2, 2)), "unused": float(rng.uniform(0, 10))}
+        value = np.sin(6 * point["a"]) + (point["b"] - 0.5) ** 2 + noise_sd * float(rng.normal())
+        values.append(value)
+        made.append(LocalObservationBuilder({"assignments": point, "values": [{"name": "loss", "value": value}],
+                                             "failed": False, "task": None}, experiment=exp))
+    return made, np.array(values)
+
+
+def fit(options: EngineOptions, noise_sd: float, count: int = 40, seed: int = 0) -> tuple[dict, float]:
+    """The fitted hyperparameters and the scale libsigopt put the values on (0.2 / their range)."""
+    exp = experiment()
+    data, values = observations(exp, count, noise_sd, seed)
+    fitted = HyperparameterCache(options=options).hyperparameters(GPSource(exp), data)[0]
+    return fitted, 0.2 / float(np.ptp(values))
+
+
+def test_the_fitted_noise_matches_the_noise_in_the_data_and_vanishes_without_it():
+    noisy, scale = fit(MAP_NOISE, noise_sd=0.2)
+    true_variance = (0.2 * scale) ** 2
+    assert true_variance / 4 < noisy["tikhonov"] < true_variance * 4
+    exact, _ = fit(MAP_NOISE, noise_sd=0.0)
+    assert exact["tikhonov"] < noisy["tikhonov"] / 100  # libsigopt's own bounds stop at 1e-4 of the variance
+
+
+def test_a_parameter_the_function_ignores_gets_a_long_length_scale():
+    fitted, _ = fit(EngineOptions(map_fit=True, warm_fit=False), noise_sd=0.0)
+    names = [p.name for p in experiment().parameters]
+    scales = {name: scale for name, (scale,) in zip(names, fitted["length_scales"])}
+    a, b, unused = scales["a"], scales["b"], scales["unused"]
+    assert unused / 10 > 3 * max(a / 1, b / 4)  # in widths of each parameter
+    assert unused <= LENGTH_SCALE_UPPER * 10
+
+
+@pytest.mark.parametrize("options", [MAP_NOISE, EngineOptions(map_fit=True)])
+def test_a_fresh_cache_fits_the_same_hyperparameters(options):
+    first, _ = fit(options, noise_sd=0.1, count=25)
+    again, _ = fit(options, noise_sd=0.1, count=25)
+    assert first == again
+
+
+def test_the_prior_median_length_scale_grows_with_the_square_root_of_the_dimension():
+    assert length_scale_prior_median(4) == pytest.approx(2 * length_scale_prior_median(1))
