@@ -29,7 +29,7 @@ def _quickstart(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from .worker import GAVE_UP_EXIT_CODE, WorkerOptions, run_worker
+    from .mongo.worker import GAVE_UP_EXIT_CODE, WorkerOptions, run_worker
 
     args.mongo = _mongo_url(args, default=DEFAULT_WORKER_MONGO)
     # The command's options are named after WorkerOptions' fields, one for one.

@@ -81,7 +81,7 @@ def result_problem(result: Any) -> str | None:
 
 NO_SUCCESS_MESSAGES = (
     "There are no evaluation tasks",  # hyperopt.fmin: every trial raised (trials.trials hides ERROR ones)
-    "There are no finished trials",  # the same end of a MongoTrials search (dispatch.py)
+    "There are no finished trials",  # the same end of a MongoTrials search (mongo/dispatch.py)
 )
 
 

@@ -24,7 +24,7 @@ from hyperopt.base import (
 
 from .engine import Observation
 from .space import Assignments, TranslatedSpace
-from .worker_id import host_and_pid
+from .mongo.worker_id import host_and_pid
 
 MISC_KEY = "sigopt"
 """Each trial's ``misc`` carries {"experiment", "suggestion", "assignments"} under this key."""

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from hyperopt import Trials, hp
 
-from sigopt_hyperopt.worker import WorkerOptions
+from sigopt_hyperopt.mongo.worker import WorkerOptions
 
 COMMAND = str(Path(sys.executable).with_name("sigopt-hyperopt"))
 SPACE_MODULE = 'from hyperopt import hp\nSPACE = {"x": hp.uniform("x", -1, 1)}\n'

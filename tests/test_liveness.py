@@ -19,7 +19,7 @@ from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR, JOB
 
 from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.mongo import MongoTrials
-from sigopt_hyperopt.worker import GAVE_UP_EXIT_CODE
+from sigopt_hyperopt.mongo.worker import GAVE_UP_EXIT_CODE
 
 from .objectives import always_fails, quadratic, runs_until_released
 from .test_mongo import ROOT, start_workers, stop_workers

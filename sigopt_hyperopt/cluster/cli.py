@@ -280,7 +280,7 @@ def _tunnel(args: argparse.Namespace) -> int:
 
 def _host_and_pid(owner: str) -> str:
     """The cluster knows its workers by ``host:pid`` (see worker_id.py for the whole name)."""
-    from ..worker_id import host_and_pid
+    from ..mongo.worker_id import host_and_pid
 
     host, pid = host_and_pid(owner)
     return f"{host}:{pid}" if pid is not None else owner

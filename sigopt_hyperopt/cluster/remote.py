@@ -85,7 +85,7 @@ def install(request: dict) -> dict:
     site = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], "finding site-packages").strip()
     for name, content in request.get("ship", {}).items():
         _write_tree(site, name, content)
-    _run([python, "-c", "import sigopt_hyperopt.worker"], "importing the installed package")
+    _run([python, "-c", "import sigopt_hyperopt.mongo.worker"], "importing the installed package")
     return {"installer": "uv" if uv else "pip", "seconds": time.monotonic() - started, "python": python}
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from .axes import Axis, axes_from_space, axes_from_summary, category_label, guess_axes
 from .importance import METHOD, importances
 from .rows import STATES, epoch, trial_row
-from ..worker_id import host_and_pid
+from ..mongo.worker_id import host_and_pid
 from .source import Reading, Source
 
 logger = logging.getLogger(__name__)

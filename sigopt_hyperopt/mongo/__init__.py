@@ -9,7 +9,7 @@
 * :mod:`.fence` -- every write of a driver conditional on its lease generation (permits and seals).
 * :mod:`.attachments` -- GridFS attachments written safely; the reported-evaluation marks.
 
-The worker loop is :mod:`sigopt_hyperopt.worker`, fmin's loop over a pool :mod:`sigopt_hyperopt.dispatch`.
+The worker loop is :mod:`sigopt_hyperopt.mongo.worker`, fmin's loop over a pool :mod:`sigopt_hyperopt.mongo.dispatch`.
 """
 
 from ..errors import DatabaseError, SearchBusyError

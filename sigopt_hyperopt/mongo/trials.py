@@ -156,7 +156,7 @@ class MongoTrials(mongoexp.MongoTrials):
              early_stop_fn: Callable | None = None, trials_save_file: str = "") -> Any:
         """Called by ``hyperopt.fmin``: the same loop, with the queue and poll described above, holding
         the search's lease (see :class:`~sigopt_hyperopt.mongo.lease.DriverLease`) while it runs."""
-        from ..dispatch import fmin_on_pool
+        from .dispatch import fmin_on_pool
 
         # hyperopt.fmin fills these before it delegates here; a direct call may not.
         algo = algo or tpe.suggest

@@ -33,9 +33,9 @@ import pymongo.errors
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, spec_from_misc
 
-from .errors import RefusedOperationError
-from .mongo import DatabaseError, MongoJobs, MongoTrials, parse_mongo_url
-from .mongo.malformed import what_is_malformed
+from ..errors import RefusedOperationError
+from . import DatabaseError, MongoJobs, MongoTrials, parse_mongo_url
+from .malformed import what_is_malformed
 from .worker_id import new_worker_id
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING, Domain
 from hyperopt.fmin import FMinIter, space_eval
 
-from .space_summary import store_summary
+from ..space_summary import store_summary
 
 logger = logging.getLogger(__name__)
 
