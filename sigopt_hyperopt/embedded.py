@@ -45,6 +45,7 @@ from .embedded_model import HyperparameterCache, modelled_points
 from .engine_options import DEFAULT_OPTIONS, EngineOptions
 from .engine import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
 from .errors import UnsupportedSpaceError
+from .initial_design import design_points, design_seed, first_point
 from .random_state import isolated_numpy_random
 from .space import Assignments, TranslatedSpace
 
@@ -120,15 +121,15 @@ class EmbeddedEngine(Engine):
             return []
         with threadpool_limits(limits=1), isolated_numpy_random(seed):
             if self._in_initialization_phase():
-                points = self._random_points(count)
+                points = self._design_points(count, pending, seed) if self.options.space_filling_design else []
             else:
                 try:
                     points = self._model_points(count, pending)
                 except SigoptComputeError as error:
                     logger.warning("SigOpt's model failed (%s); suggesting random points this time", error)
                     points = []
-                if len(points) < count:  # a small discrete space can run out of distinct points
-                    points += self._random_points(count - len(points))
+            if len(points) < count:  # past the design's end, or a small discrete space out of distinct points
+                points += self._random_points(count - len(points))
             points = self._apart_from(points, pending)
         return [Suggestion(assignments=a) for a in points]
 
@@ -162,7 +163,11 @@ class EmbeddedEngine(Engine):
 
     def _in_initialization_phase(self) -> bool:
         valid = sum(1 for o in self._observations if not o.failed)
-        return valid <= max(2 * self._experiment.dimension, 4)
+        return valid < self._initialization_size()
+
+    def _initialization_size(self) -> int:
+        """Successful first points before the model takes over (SigOpt's broker: twice the dimension, at least 4, plus one)."""
+        return max(2 * self._experiment.dimension, 4) + 1
 
     def _uses_spe(self) -> bool:
         return (
@@ -180,6 +185,24 @@ class EmbeddedEngine(Engine):
         }
         response = source.call_libsigopt_views(RandomSearchNextPoints, view_input)
         return self._assignments(source, response["points_to_sample"])
+
+    def _design_points(self, count: int, pending: Sequence[Assignments], seed: int) -> list[Assignments]:
+        """The next points of the search's design (:mod:`~sigopt_hyperopt.initial_design`): as many of
+        ``count`` as it has left (failed first points extend the phase past it)."""
+        source = BaseOptimizationSource(self._experiment)
+        domain_info, size = source.form_domain_info(source.experiment), self._initialization_size()
+        first = first_point(self._known, pending)
+        chosen: list[Assignments] = []
+        if first is None:  # the search's first point: drawn from a design keyed by this call's seed
+            points = design_points(domain_info, size, 0, 1, seed)
+            if points is None:
+                return []
+            first, = chosen = self._assignments(source, points)
+        points = design_points(domain_info, size, len(self._known) + len(pending) + len(chosen),
+                               count - len(chosen), design_seed(first))
+        if points is not None and len(points):
+            chosen += self._assignments(source, points)
+        return chosen
 
     def _model_points(self, count: int, pending: Sequence[Assignments]) -> list[Assignments]:
         if self._uses_spe():

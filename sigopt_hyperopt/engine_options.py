@@ -32,6 +32,9 @@ class EngineOptions:
     libsigopt's maximum likelihood by SLSQP."""
     wide_prior: bool = False
     """With ``map_fit``: the dimension-scaled log-normal length-scale prior instead of the tight one."""
+    space_filling_design: bool = False
+    """The initialization phase's points as one discrepancy-optimized Latin hypercube over the domain
+    (:mod:`~sigopt_hyperopt.initial_design`), instead of libsigopt's independent uniform draws."""
     warm_fit: bool = True
     """Between anchor counts, refit the hyperparameters from the last anchor's fit with few restarts
     instead of libsigopt's ten random ones (a pure schedule: anchors depend only on the oldest
