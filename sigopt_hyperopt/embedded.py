@@ -197,7 +197,8 @@ class EmbeddedEngine(Engine):
             points = design_points(domain_info, size, 0, 1, seed)
             if points is None:
                 return []
-            first, = chosen = self._assignments(source, points)
+            chosen = self._assignments(source, points)
+            first = chosen[0]
         points = design_points(domain_info, size, len(self._known) + len(pending) + len(chosen),
                                count - len(chosen), design_seed(first))
         if points is not None and len(points):
