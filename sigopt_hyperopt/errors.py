@@ -76,3 +76,12 @@ class AllTrialsFailedError(SigOptHyperoptError, AllTrialsFailed):
 
     Also a hyperopt ``AllTrialsFailed``, so code written against hyperopt's ``fmin`` still catches it.
     """
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a ``MongoTrials`` search; the message says what was kept and how to continue.
+
+    A ``KeyboardInterrupt``, not a :class:`SigOptHyperoptError`: code that stops on Ctrl-C still
+    stops, and an ``except Exception`` does not swallow it.  The ``sigopt-hyperopt`` command prints
+    its message alone (exit status 130, a shell's for Ctrl-C).
+    """

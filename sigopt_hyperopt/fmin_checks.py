@@ -12,7 +12,7 @@ import math
 import numbers
 import re
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_OK, STATUS_STRINGS
@@ -98,7 +98,7 @@ def all_trials_failed(trials: Any) -> AllTrialsFailedError:
     """The error for a search that ended with no successful trial: how many, and the first reason."""
     docs = all_trial_docs(trials)
     failed = [doc for doc in docs if doc.get("state") in (JOB_STATE_DONE, JOB_STATE_ERROR)]  # none succeeded
-    first = next((reason for reason in map(_failure_reason, failed) if reason), None)
+    first = first_failure(failed)
     return AllTrialsFailedError(
         ("The only trial failed" if len(failed) == 1 else f"All {len(failed)} trials failed")
         + ", so there is no best point to return"
@@ -108,15 +108,26 @@ def all_trials_failed(trials: Any) -> AllTrialsFailedError:
     )
 
 
-def _failure_reason(doc: dict) -> str | None:
+def first_failure(docs: Iterable[dict]) -> str | None:
+    """The first failed trial's reason among ``docs``, in words (with the worker's name, host:pid:token, when a worker ran it)."""
+    return next((reason for reason in map(failure_reason, docs) if reason), None)
+
+
+def failure_reason(doc: dict) -> str | None:
+    """Why one finished trial failed, or None when it succeeded.
+
+    A trial a ``MongoTrials`` worker ran names that worker: a worker that cannot run
+    the search (its objective's module is missing there) fails on its machine, not on the driver's.
+    """
     tid = doc.get("tid")
+    where = f" on worker {doc['owner']}" if doc.get("owner") else ""  # host:pid:token, as the worker logs it
     if doc.get("state") == JOB_STATE_ERROR:
         error = (doc.get("misc") or {}).get("error") or doc.get("error")  # hyperopt's place, then a worker's
         if error:
             kind, message = (list(error) + [""])[:2]
             named = re.fullmatch(r"<class '(?:builtins\.)?(.+)'>", str(kind))  # hyperopt stores str(type(error))
-            return f"trial {tid} raised {named.group(1) if named else kind}: {message}"
-        return f"trial {tid} raised an error"
+            return f"trial {tid}{where} raised {named.group(1) if named else kind}: {message}"
+        return f"trial {tid}{where} raised an error"
     result = doc.get("result") or {}
     if result.get("status") == STATUS_OK:
         loss = result.get("loss")

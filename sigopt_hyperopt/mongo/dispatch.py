@@ -10,14 +10,16 @@ through :class:`PoolSizedFMinIter`, which keeps about as many jobs queued as the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from timeit import default_timer
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING, Domain
+from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, Domain
 from hyperopt.fmin import FMinIter, space_eval
 
+from ..fmin_checks import all_trials_failed
 from ..space_summary import store_summary
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,92 @@ WORKER_RECOUNT_S = 1.0
 """How often the driver re-counts the live workers."""
 
 
+FIRST_NOTE_S = 5.0
+"""How long a search may make no progress before the driver says why it waits (if it can see why)."""
+
+LOOK_S = 2.0
+"""How often a driver without progress looks again (the worker registry: one small read)."""
+
+WARN_AGAIN_S = 60.0
+"""How often the same reason is logged again as a WARNING while it holds (the progress bar shows it all along)."""
+
+
+class NotedProgress:
+    """hyperopt's progress bar (or its no-bar stand-in), with a note beside the best loss hyperopt sets."""
+
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
+        self._best: str | None = None
+        self._note: str | None = None
+
+    def update(self, n: int) -> None:
+        self._bar.update(n)
+
+    @property
+    def postfix(self) -> str | None:
+        return self._best
+
+    @postfix.setter
+    def postfix(self, text: str) -> None:
+        self._best = text
+        self._show(refresh=False)
+
+    def note(self, text: str | None) -> None:
+        if text != self._note:
+            self._note = text
+            self._show(refresh=True)
+
+    def _show(self, refresh: bool) -> None:
+        text = "; ".join(part for part in (self._best, self._note) if part)
+        if hasattr(self._bar, "set_postfix_str"):  # tqdm
+            self._bar.set_postfix_str(text, refresh=refresh)
+        else:
+            self._bar.postfix = text
+
+
+class WaitNotes:
+    """Says why a search makes no progress: in the progress bar, and as a WARNING now and then.
+
+    Silent while trials finish; after ``FIRST_NOTE_S`` without one, asks the trials what they wait for
+    (:meth:`MongoTrials.why_waiting`) every ``LOOK_S``; a reason is logged when it first appears or
+    changes, and again every ``WARN_AGAIN_S`` while it holds.  A long objective on live workers has no
+    reason: nothing is said.
+    """
+
+    def __init__(self, trials: Any) -> None:
+        self._trials = trials
+        self._progress: NotedProgress | None = None
+        self._finished = -1
+        self._progress_at = time.monotonic()
+        self._next_look = 0.0
+        self._warned: tuple[str, float] | None = None
+
+    def attach(self, progress: NotedProgress | None) -> None:
+        self._progress = progress
+
+    def look(self) -> None:
+        now = time.monotonic()
+        finished = self._trials.count_by_state_unsynced([JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_CANCEL])
+        if finished != self._finished:
+            self._finished, self._progress_at, self._warned = finished, now, None
+            self._show(None)
+            return
+        if now - self._progress_at < FIRST_NOTE_S or now < self._next_look:
+            return
+        self._next_look = now + LOOK_S
+        wait = self._trials.why_waiting()
+        self._show(wait.note if wait is not None else None)
+        if wait is None:
+            self._warned = None
+        elif self._warned is None or self._warned[0] != wait.kind or now - self._warned[1] >= WARN_AGAIN_S:
+            logger.warning("the search has made no progress for %.0f s: %s", now - self._progress_at, wait.message)
+            self._warned = (wait.kind, now)
+
+    def _show(self, note: str | None) -> None:
+        if self._progress is not None:
+            self._progress.note(note)
+
+
 class PoolSizedFMinIter(FMinIter):
     """``FMinIter`` whose queue length follows the number of live workers when not fixed."""
 
@@ -37,15 +125,40 @@ class PoolSizedFMinIter(FMinIter):
         self._count_workers = count_workers
         self._check_lease = check_lease
         self._fixed_queue_len = fixed_queue_len
+        self._notes: WaitNotes | None = None
         self._queue_len = fixed_queue_len or 1
         self._recount_at = 0.0
         self._last_read = 0.0
         super().__init__(*args, **kwargs)
         self.poll_interval_secs = poll_interval
+        self._notes = WaitNotes(self.trials) if hasattr(self.trials, "why_waiting") else None
+        self.progress_callback = self._noted(self.progress_callback)
+
+    def _noted(self, progress_callback: Callable) -> Callable:
+        """hyperopt's progress context, yielding a :class:`NotedProgress` the wait notes write in."""
+
+        @contextlib.contextmanager
+        def noted(initial: int, total: int) -> Iterator[NotedProgress]:
+            with progress_callback(initial=initial, total=total) as bar:
+                progress = NotedProgress(bar)
+                if self._notes is not None:
+                    self._notes.attach(progress)
+                try:
+                    yield progress
+                finally:
+                    if self._notes is not None:
+                        self._notes.attach(None)
+
+        return noted
+
+    def _look(self) -> None:
+        if self._notes is not None:
+            self._notes.look()
 
     @property  # type: ignore[override]
     def max_queue_len(self) -> int:
         self._check_lease()  # read at every turn of hyperopt's loop: a driver that lost its search stops
+        self._look()
         now = time.monotonic()
         # hyperopt reads this twice in a row (loop test, then how many to enqueue): never change it
         # between the two, or a smaller count would ask for a negative number of trials.
@@ -75,6 +188,7 @@ class PoolSizedFMinIter(FMinIter):
                 logger.warning("fmin's timeout passed with %d job(s) unfinished: %d queued one(s) cancelled, the "
                                "running ones are kept and reported when the search continues", unfinished, cancelled)
                 break
+            self._look()
             if time.monotonic() >= next_note:
                 logger.info("waiting for %d job(s) to finish; %d live worker(s)", unfinished, self._count_workers())
                 next_note = time.monotonic() + IDLE_NOTE_S
@@ -102,8 +216,18 @@ def fmin_on_pool(trials: Any, fn: Callable, space: Any, *, algo: Callable, max_e
     iteration.exhaust()
     if return_argmin:
         if len(trials.trials) == 0:
-            raise ValueError("There are no finished trials, so there is no best point to return.")
+            _no_best_point(trials)
         return trials.argmin
     if len(trials) > 0:
         return space_eval(space, trials.argmin)
     return None
+
+
+def _no_best_point(trials: Any) -> None:
+    """Raise the error of a search that ended with no successful trial: the workers' first failure
+    (hyperopt's ``fmin`` itself ends here too, through ``MongoTrials.fmin``), or why nothing finished."""
+    if any(doc.get("state") == JOB_STATE_ERROR for doc in trials.all_trial_docs()):
+        raise all_trials_failed(trials)
+    wait = trials.why_waiting() if hasattr(trials, "why_waiting") else None
+    raise ValueError("There are no finished trials, so there is no best point to return"
+                     + (f": {wait.message}." if wait is not None else "."))

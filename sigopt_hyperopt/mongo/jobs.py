@@ -44,7 +44,7 @@ import pymongo.results
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
-from .address import connect, parse_mongo_url
+from .address import MongoAddress, connect, parse_mongo_url
 from .clock import ServerClock
 from .nonfinite import encode_result
 from .outages import OUTAGE_TOLERANCE_S, insert_ignoring_duplicates, survives_outages
@@ -122,12 +122,17 @@ class MongoJobs(mongoexp.MongoJobs):
     outage_tolerance: float = OUTAGE_TOLERANCE_S
     """Seconds a store operation keeps retrying an unreachable database before giving up."""
 
+    address: MongoAddress | None = None
+    """The URL this handle was opened with (None when built from a database object)."""
+
     @classmethod
     def new_from_connection_str(cls, conn_str: str, gfs_coll: str = "fs", config_name: str = "spec") -> "MongoJobs":
         address = parse_mongo_url(conn_str)
         client = connect(address)
         db = client[address.database]
-        return cls(db, db[address.collection], gridfs.GridFS(db, collection=gfs_coll), client, None, config_name)
+        jobs = cls(db, db[address.collection], gridfs.GridFS(db, collection=gfs_coll), client, None, config_name)
+        jobs.address = address  # for messages that name the database (never its password: see address.py)
+        return jobs
 
     def now(self) -> datetime.datetime:
         """The database server's time: every liveness timestamp and cutoff uses it (see clock.py)."""
@@ -490,11 +495,17 @@ class MongoJobs(mongoexp.MongoJobs):
 
     # -- the worker registry: how many workers the driver can see, and which jobs they run -----------
 
-    def announce_worker(self, host_id: str, exp_key: str | None, expires_in: float, busy: bool) -> None:
-        """Say that this worker is alive for another ``expires_in`` seconds (and, if busy, its job too)."""
+    def announce_worker(self, host_id: str, exp_key: str | None, expires_in: float, busy: bool,
+                        stale_after: float | None = None) -> None:
+        """Say that this worker is alive for another ``expires_in`` seconds (and, if busy, its job too).
+
+        ``stale_after`` is when this worker requeues a stopped worker's job: the driver tells the user
+        when a job stranded by a dead worker will run again (see waiting.py)."""
         now = self.now()
         change: dict[str, Any] = {"exp_key": exp_key, "expires": now + datetime.timedelta(seconds=expires_in),
                                   "busy": busy}
+        if stale_after is not None:
+            change["stale_after"] = stale_after
         if busy:
             change["beat"] = now
         else:
@@ -509,6 +520,12 @@ class MongoJobs(mongoexp.MongoJobs):
 
     def retire_worker(self, host_id: str) -> None:
         self.db[WORKERS_COLLECTION].delete_one({"_id": host_id})
+
+    @survives_outages
+    def registry(self, exp_key: str | None = None) -> list[dict]:
+        """The registry entries of workers that take jobs of ``exp_key`` (or of any), expired ones included."""
+        query = {} if exp_key is None else {"exp_key": {"$in": [exp_key, None]}}
+        return list(self.db[WORKERS_COLLECTION].find(query))
 
     @survives_outages
     def live_workers(self, exp_key: str | None = None) -> int:

@@ -18,7 +18,7 @@ import time
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pymongo
@@ -26,12 +26,16 @@ from bson import ObjectId
 from hyperopt import mongoexp, tpe
 from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATES
 
+from ..errors import SearchInterrupted
 from .attachments import DurableAttachments, ReportedMarks
 from .fence import CANCEL, INSERT, SearchFence, cancel_queued_jobs, forget_writes, take_over
 from .jobs import MongoJobs
 from .lease import LEASE_SECONDS, DriverLease
 from .nonfinite import decode_result
 from .outages import OUTAGE_TOLERANCE_S, survives_outages
+
+if TYPE_CHECKING:
+    from .waiting import Wait
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +149,16 @@ class MongoTrials(mongoexp.MongoTrials):
         """Trial documents this driver fetched since its view was built (what a refresh costs)."""
         return self._view.documents_read if self._view is not None else 0
 
+    def why_waiting(self) -> "Wait | None":
+        """What this search is waiting for, when something can be seen to be wrong (see :mod:`.waiting`)."""
+        from .waiting import why_waiting, worker_command  # it reads failures as fmin_checks words them (a cycle)
+
+        address = self.handle.address
+        command = (worker_command(address, self._exp_key) if address is not None
+                   else "sigopt-hyperopt worker --mongo=HOST:PORT/DB")
+        docs = self._refreshed_view().docs.values()
+        return why_waiting(docs, self.handle.registry(self._exp_key), self.handle.now(), command)
+
     def live_workers(self) -> int:
         """Workers that announced themselves recently and take this search's jobs."""
         return self.handle.live_workers(self._exp_key)
@@ -177,9 +191,22 @@ class MongoTrials(mongoexp.MongoTrials):
                     show_progressbar=show_progressbar, early_stop_fn=early_stop_fn,
                     trials_save_file=trials_save_file, check_lease=lease.check,
                 )
+            except KeyboardInterrupt as interrupt:
+                if isinstance(interrupt, SearchInterrupted):
+                    raise
+                raise SearchInterrupted(self._interrupted_message(max_evals)) from None
             finally:
                 self._lease = None
                 self._forget_own_changes(lease)
+
+    def _interrupted_message(self, max_evals: int) -> str:
+        """What Ctrl-C left behind and how to go on, from the view as it is (no database read)."""
+        counts = self._view.counts if self._view is not None else Counter()
+        finished = sum(counts[state] for state in JOB_STATES if state not in UNFINISHED)
+        target = f" of {max_evals}" if max_evals != sys.maxsize else ""
+        return (f"search {self._exp_key!r} interrupted with {finished}{target} trial(s) finished; they are kept in "
+                f"{self.handle.address.redacted if self.handle.address else 'the database'}, and jobs already running "
+                "on workers finish there. To continue, run the same fmin again (same trials URL, exp_key and max_evals).")
 
     def _forget_own_changes(self, lease: DriverLease) -> None:
         """The change log's entries for this driver that it will not read: the log is empty while no

@@ -197,7 +197,8 @@ class Worker:
             return
         period = max(self.options.poll_interval, self.options.heartbeat_interval, 1.0)
         try:
-            self.jobs.announce_worker(self.host_id, self.options.exp_key, 3 * period, busy)
+            self.jobs.announce_worker(self.host_id, self.options.exp_key, 3 * period, busy,
+                                     stale_after=self.options.stale_after)
         except pymongo.errors.PyMongoError as error:  # the registry is advisory: never stop for it
             logger.warning("could not announce worker %s: %s", self.host_id, type(error).__name__)
         self._next_announcement = time.monotonic() + 1.0
