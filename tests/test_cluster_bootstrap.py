@@ -38,6 +38,7 @@ from sigopt_hyperopt.errors import ClusterError
 from sigopt_hyperopt.mongo import MongoTrials
 
 from .sshd import free_port, make_keys, start_sshd
+from .test_mongo import queue_placeholder_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -383,3 +384,33 @@ def test_paths_with_spaces_and_percent_signs_reach_the_host(hosts, tmp_path, mon
     done = run(state, state.hosts[0], "echo reached")
     assert done.returncode == 0 and done.stdout.strip() == "reached", done.stderr
     assert state.known_hosts_path.read_text().strip()  # the host key was remembered at the quoted path
+
+
+def test_a_bootstrap_with_no_host_up_says_to_fix_the_hosts_not_to_hold_tunnels(hosts, mongo_db, capsys):
+    unreachable = f"root@127.0.0.5:{free_port('127.0.0.5')}"  # nobody listens there
+    code, out = cluster(capsys, "bootstrap", "none-up", "--hosts", unreachable, "--key", hosts["key"], "--db", mongo_db,
+                        "--tunnel-port", str(free_port("127.0.0.1")))
+    assert code == 1
+    assert f"FAILED  {unreachable}: cannot connect over SSH" in out
+    assert "0 of 1 host(s) running workers" in out
+    assert "cluster tunnel" not in out, out  # before: "keep `sigopt-hyperopt cluster tunnel none-up` running"
+    assert "No host runs workers, so there is nothing to tunnel to yet: fix what each FAILED line says" in out
+
+
+def test_status_after_down_counts_no_finished_job_as_taken_outside_the_cluster(hosts, mongo_db, capsys):
+    """After `down` no host is asked for its workers; before, every finished job then counted as
+    "taken by workers outside this cluster"."""
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="after-down")
+    queue_placeholder_jobs(trials, 4)
+    jobs = trials.handle
+    for i in range(3):  # finished by the cluster's workers before `down`
+        job = jobs.reserve(f"cluster-host:{4242 + i}:aaaaaa", exp_key="after-down")
+        jobs.update(job, {"state": JOB_STATE_DONE, "result": {"status": "ok", "loss": 1.0}})
+    jobs.reserve("laptop:77:bbbbbb", exp_key="after-down")  # running on a worker of the user's own
+    good = hosts["uv"]
+    ClusterState(name="after-down", hosts=[Host(good.address, "root", good.port, bootstrapped=False)],
+                 key_path=hosts["key"], database=mongo_db).save()
+    code, out = cluster(capsys, "status", "after-down")
+    assert code == 0, out
+    assert f"{good.spec}: not bootstrapped" in out
+    assert "all jobs: new 0, running 1, finished 3, failed 0 (1 running on workers outside this cluster)" in out, out

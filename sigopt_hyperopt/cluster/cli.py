@@ -178,7 +178,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
                                 ship=ship)
     ssh.check_ssh_client()
 
-    source = f"--wheel {args.wheel}" if args.wheel else f"a wheel built from {package.source_tree() or '(no source tree)'}"
+    source = f"--wheel {args.wheel}" if args.wheel else package.wheel_source()  # a ClusterError now, not after the plan
     _say(f"cluster {args.name}: bootstrap {len(state.hosts)} host(s) with sigopt-hyperopt "
          f"{package.__version__} ({source}), Python {ssh.required_python()} as `{state.python}`")
     for host in state.hosts:
@@ -218,7 +218,10 @@ def _bootstrap(args: argparse.Namespace) -> int:
     state.save()
     failed = [o for o in outcomes if not o.ok]
     _say(f"cluster {args.name}: {len(outcomes) - len(failed)} of {len(outcomes)} host(s) running workers")
-    if not direct_url:
+    if len(failed) == len(outcomes):
+        _say("No host runs workers, so there is nothing to tunnel to yet: fix what each FAILED line says, then run "
+             "the same bootstrap command again.")
+    elif not direct_url:
         _say(f"The workers reach the database through SSH tunnels: keep `sigopt-hyperopt cluster tunnel {args.name}` "
              "running while the search runs.")
     return 1 if failed else 0
@@ -366,10 +369,12 @@ def _status(args: argparse.Namespace) -> int:
     else:
         totals = {s: sum(c.get(s, 0) for c in counts.values()) for s in
                   (JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATE_DONE, JOB_STATE_ERROR)}
-        elsewhere = sum(sum(c.values()) for o, c in counts.items() if o not in all_owners and o != "None")
+        # Only running jobs tell whose workers are busy now: finished ones were often run by this cluster's
+        # workers of an earlier bootstrap (other pids), or before `down` (no host is asked then).
+        elsewhere = sum(c.get(JOB_STATE_RUNNING, 0) for o, c in counts.items() if o not in all_owners and o != "None")
         _say(f"  all jobs: new {totals[JOB_STATE_NEW]}, running {totals[JOB_STATE_RUNNING]}, "
              f"finished {totals[JOB_STATE_DONE]}, failed {totals[JOB_STATE_ERROR]}"
-             + (f" ({elsewhere} taken by workers outside this cluster)" if elsewhere else ""))
+             + (f" ({elsewhere} running on workers outside this cluster)" if elsewhere else ""))
     return 1 if any(not o.ok for o in outcomes) else 0
 
 
