@@ -66,6 +66,22 @@ class NotedProgress:
             self._note = text
             self._show(refresh=True)
 
+    @contextlib.contextmanager
+    def lifted(self) -> Iterator[None]:
+        """The bar cleared while a line is written to the terminal, then drawn again below it.
+
+        hyperopt sends stderr to tqdm.write, which clears only bars on the same stream, and its bar is
+        on stdout: a warning logged while the bar shows would be glued to the end of the bar's line.
+        """
+        clear = getattr(self._bar, "clear", None)
+        if clear is not None:
+            clear()
+        try:
+            yield
+        finally:
+            if clear is not None:
+                self._bar.refresh()
+
     def _show(self, refresh: bool) -> None:
         text = "; ".join(part for part in (self._best, self._note) if part)
         if hasattr(self._bar, "set_postfix_str"):  # tqdm
@@ -109,7 +125,8 @@ class WaitNotes:
         if wait is None:
             self._warned = None
         elif self._warned is None or self._warned[0] != wait.kind or now - self._warned[1] >= WARN_AGAIN_S:
-            logger.warning("the search has made no progress for %.0f s: %s", now - self._progress_at, wait.message)
+            with self._progress.lifted() if self._progress is not None else contextlib.nullcontext():
+                logger.warning("the search has made no progress for %.0f s: %s", now - self._progress_at, wait.message)
             self._warned = (wait.kind, now)
 
     def _show(self, note: str | None) -> None:

@@ -204,9 +204,10 @@ class MongoTrials(mongoexp.MongoTrials):
         counts = self._view.counts if self._view is not None else Counter()
         finished = sum(counts[state] for state in JOB_STATES if state not in UNFINISHED)
         target = f" of {max_evals}" if max_evals != sys.maxsize else ""
-        return (f"search {self._exp_key!r} interrupted with {finished}{target} trial(s) finished; they are kept in "
-                f"{self.handle.address.redacted if self.handle.address else 'the database'}, and jobs already running "
-                "on workers finish there. To continue, run the same fmin again (same trials URL, exp_key and max_evals).")
+        where = self.handle.address.redacted if self.handle.address else "the database"
+        return (f"search {self._exp_key!r} interrupted with {finished}{target} trial(s) finished, kept in {where}; "
+                "jobs already running on workers finish there. To continue, run the same fmin again (same trials "
+                "URL, exp_key and max_evals).")
 
     def _forget_own_changes(self, lease: DriverLease) -> None:
         """The change log's entries for this driver that it will not read: the log is empty while no

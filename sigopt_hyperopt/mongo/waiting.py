@@ -77,7 +77,7 @@ def why_waiting(docs: Iterable[dict], workers: Iterable[dict], now: datetime.dat
         message = f"no worker is serving this search ({queued} job(s) queued): start `{command}`"
         if failure:
             message += f"; the workers' trials all failed so far (the first: {failure})"
-        return Wait("no-worker", "no worker: start one (see the warning)", message)
+        return Wait("no-worker", "no worker serves this search", message)
     stranded = sorted((doc for doc in unfinished if doc["state"] == JOB_STATE_RUNNING and doc.get("owner") not in live),
                       key=lambda doc: doc.get("tid", 0))
     if stranded:
