@@ -9,7 +9,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .errors import ConfigurationError, SearchInterrupted, SigOptHyperoptError
+from .errors import ConfigurationError, SigOptHyperoptError
 
 
 def _quickstart(args: argparse.Namespace) -> int:
@@ -208,8 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SigOptHyperoptError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as interrupt:
-        print(f"interrupted: {interrupt}" if isinstance(interrupt, SearchInterrupted) else "interrupted", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         return 130
 
 

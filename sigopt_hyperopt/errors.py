@@ -82,6 +82,6 @@ class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a ``MongoTrials`` search; the message says what was kept and how to continue.
 
     A ``KeyboardInterrupt``, not a :class:`SigOptHyperoptError`: code that stops on Ctrl-C still
-    stops, and an ``except Exception`` does not swallow it.  The ``sigopt-hyperopt`` command prints
-    its message alone (exit status 130, a shell's for Ctrl-C).
+    stops, and an ``except Exception`` does not swallow it.  Uncaught, it ends a script with exit
+    status 1 (Python ends with SIGINT only for a plain ``KeyboardInterrupt``).
     """
