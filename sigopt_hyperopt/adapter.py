@@ -10,7 +10,8 @@ when it returns or raises, it finishes the search:
   interrupted (KeyboardInterrupt) or raised, are marked cancelled: nobody will evaluate them;
 * under ``MongoTrials``, an interrupted search's queued jobs are cancelled; jobs already running on
   workers are left to finish and are reported when the search is continued (their suggestions stay
-  open, correctly: those points are being evaluated);
+  open, correctly: those points are being evaluated); the interrupt reaches the caller as
+  :class:`~sigopt_hyperopt.errors.SearchInterrupted`, which says how to continue;
 * every finished trial not reported yet is reported, failures included, and the suggestions of
   cancelled trials are deleted, so the experiment holds exactly the search's evaluations;
 * a ``MongoTrials`` driver that lost its search to another driver (``SearchBusyError``) does none of
