@@ -16,7 +16,8 @@ import time
 from timeit import default_timer
 from typing import Any, Callable, Iterator
 
-from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, Domain
+from hyperopt.base import (JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, STATUS_OK,
+                           Domain)
 from hyperopt.fmin import FMinIter, space_eval
 
 from ..fmin_checks import all_trials_failed
@@ -232,7 +233,7 @@ def fmin_on_pool(trials: Any, fn: Callable, space: Any, *, algo: Callable, max_e
     store_summary(trials.attachments, space)
     iteration.exhaust()
     if return_argmin:
-        if len(trials.trials) == 0:
+        if not any(result.get("status") == STATUS_OK for result in trials.results):
             _no_best_point(trials)
         return trials.argmin
     if len(trials) > 0:
@@ -243,7 +244,7 @@ def fmin_on_pool(trials: Any, fn: Callable, space: Any, *, algo: Callable, max_e
 def _no_best_point(trials: Any) -> None:
     """Raise the error of a search that ended with no successful trial: the workers' first failure
     (hyperopt's ``fmin`` itself ends here too, through ``MongoTrials.fmin``), or why nothing finished."""
-    if any(doc.get("state") == JOB_STATE_ERROR for doc in trials.all_trial_docs()):
+    if any(doc.get("state") in (JOB_STATE_DONE, JOB_STATE_ERROR) for doc in trials.all_trial_docs()):
         raise all_trials_failed(trials)
     wait = trials.why_waiting() if hasattr(trials, "why_waiting") else None
     raise ValueError("There are no finished trials, so there is no best point to return"
