@@ -175,7 +175,7 @@ def test_a_search_without_workers_says_which_command_to_start_and_that_command_f
         line = driver.wait_for("no worker is serving this search")
         shown = line.split("start `", 1)[1].split("`", 1)[0]
         assert shown == f"sigopt-hyperopt worker --mongo={mongo_db} --exp-key=no-worker", line
-        workers.append(start_worker(shown, tmp_path / "elsewhere", "--reserve-timeout=5"))
+        workers.append(start_worker(shown, tmp_path / "elsewhere", "--reserve-timeout=0"))  # stopped below
         output = driver.finish()
         assert driver.process.returncode == 0, output
         assert "best {'x':" in output
@@ -190,18 +190,21 @@ def test_workers_that_cannot_import_the_objective_end_the_search_naming_the_erro
     folder = tmp_path / "driver"
     folder.mkdir()
     (folder / "myobj.py").write_text("def objective(params):\n    return params['x'] ** 2\n")
-    driver = Driver(folder, mongo_db, "no-import", max_evals=3, objective=IMPORTED_OBJECTIVE)
-    worker = start_worker(f"sigopt-hyperopt worker --mongo={mongo_db}", tmp_path / "elsewhere", "--reserve-timeout=10")
+    driver = Driver(folder, mongo_db, "no-import", max_evals=4, objective=IMPORTED_OBJECTIVE)
+    # It gives up after its 4th failed job in a row (--max-consecutive-failures): the search's last one.
+    worker = start_worker(f"sigopt-hyperopt worker --mongo={mongo_db}", tmp_path / "elsewhere", "--reserve-timeout=0")
     try:
         output = driver.finish()
         assert driver.process.returncode == 1, output
         last = output.strip().splitlines()[-1]
-        assert last.startswith("sigopt_hyperopt.errors.AllTrialsFailedError: All 3 trials failed"), output
+        assert last.startswith("sigopt_hyperopt.errors.AllTrialsFailedError: All 4 trials failed"), output
         assert "raised ModuleNotFoundError: No module named 'myobj'" in last
+        early = driver.wait_for("the first 3 trials all failed on the workers")  # said before the search ended
+        assert "No module named 'myobj'" in early and output.index(early) < output.index("Traceback"), output
         worker_output = worker.communicate(timeout=60)[0]
         worker_id = next(line.split("worker ", 1)[1].split(" ", 1)[0] for line in worker_output.splitlines()
                          if " polling " in line)
-        assert f"on worker {worker_id} raised" in last, (last, worker_output)
+        assert f"on worker {worker_id} raised" in last and f"on worker {worker_id} raised" in early, worker_output
     finally:
         driver.stop()
         stop_all([worker])
@@ -213,7 +216,7 @@ def test_a_stalled_search_says_its_workers_gave_up_and_ctrl_c_ends_it_with_how_t
     (folder / "myobj.py").write_text("def objective(params):\n    return params['x'] ** 2\n")
     driver = Driver(folder, mongo_db, "gave-up", max_evals=6, objective=IMPORTED_OBJECTIVE, fmin="sigopt_hyperopt.fmin")
     worker = start_worker(f"sigopt-hyperopt worker --mongo={mongo_db}", tmp_path / "elsewhere",
-                          "--max-consecutive-failures=2")
+                          "--max-consecutive-failures=2", "--reserve-timeout=0")
     try:
         assert worker.wait(timeout=120) == 3  # gave up
         line = driver.wait_for("no worker is serving this search")
@@ -234,7 +237,7 @@ def test_a_stalled_search_says_its_workers_gave_up_and_ctrl_c_ends_it_with_how_t
 def test_a_sigkilled_workers_trial_is_announced_as_waiting_for_its_requeue(mongo_db, tmp_path):
     driver = Driver(tmp_path / "driver", mongo_db, "killed", max_evals=4, sleep=1.0)
     command = f"sigopt-hyperopt worker --mongo={mongo_db}"
-    options = ("--heartbeat-interval=0.3", "--stale-after=20", "--reserve-timeout=60")
+    options = ("--heartbeat-interval=0.3", "--stale-after=30", "--reserve-timeout=0")  # stopped below
     workers = [start_worker(command, tmp_path / f"w{i}", *options) for i in range(3)]
     client = pymongo.MongoClient(f"mongodb://{mongo_db.split('/')[0]}")
     try:
@@ -246,7 +249,7 @@ def test_a_sigkilled_workers_trial_is_announced_as_waiting_for_its_requeue(mongo
         victim_pid = int(running["owner"].split(":")[1])
         os.kill(victim_pid, signal.SIGKILL)
         line = driver.wait_for(f"trial {running['tid']} was running on worker {running['owner']}, which stopped")
-        assert "a live worker requeues it" in line and "20 s after its last heartbeat" in line, line
+        assert "a live worker requeues it" in line and "30 s after its last heartbeat" in line, line
         output = driver.finish()
         assert driver.process.returncode == 0, output
         survivors = [w for w in workers if w.pid != victim_pid]

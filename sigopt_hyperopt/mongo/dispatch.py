@@ -22,6 +22,7 @@ from hyperopt.fmin import FMinIter, space_eval
 
 from ..fmin_checks import all_trials_failed
 from ..space_summary import store_summary
+from .waiting import failing_from_the_start
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ FIRST_NOTE_S = 5.0
 
 LOOK_S = 2.0
 """How often a driver without progress looks again (the worker registry: one small read)."""
+
+FAILING_AFTER = 3
+"""After this many finished trials, all of them failed, the driver warns once (the first failure, its worker)."""
 
 WARN_AGAIN_S = 60.0
 """How often the same reason is logged again as a WARNING while it holds (the progress bar shows it all along)."""
@@ -107,6 +111,7 @@ class WaitNotes:
         self._progress_at = time.monotonic()
         self._next_look = 0.0
         self._warned: tuple[str, float] | None = None
+        self._failures_checked = False
 
     def attach(self, progress: NotedProgress | None) -> None:
         self._progress = progress
@@ -117,6 +122,7 @@ class WaitNotes:
         if finished != self._finished:
             self._finished, self._progress_at, self._warned = finished, now, None
             self._show(None)
+            self._check_failures()
             return
         if now - self._progress_at < FIRST_NOTE_S or now < self._next_look:
             return
@@ -126,9 +132,21 @@ class WaitNotes:
         if wait is None:
             self._warned = None
         elif self._warned is None or self._warned[0] != wait.kind or now - self._warned[1] >= WARN_AGAIN_S:
-            with self._progress.lifted() if self._progress is not None else contextlib.nullcontext():
-                logger.warning("the search has made no progress for %.0f s: %s", now - self._progress_at, wait.message)
+            self._warn(f"the search has made no progress for {now - self._progress_at:.0f} s: {wait.message}")
             self._warned = (wait.kind, now)
+
+    def _check_failures(self) -> None:
+        """Once ``FAILING_AFTER`` trials finished, warn (once) if every one failed; no more looks after."""
+        if self._failures_checked or self._finished < FAILING_AFTER:
+            return
+        self._failures_checked = True
+        wait = failing_from_the_start(self._trials.all_trial_docs(), FAILING_AFTER)
+        if wait is not None:
+            self._warn(wait.message)
+
+    def _warn(self, message: str) -> None:
+        with self._progress.lifted() if self._progress is not None else contextlib.nullcontext():
+            logger.warning("%s", message)
 
     def _show(self, note: str | None) -> None:
         if self._progress is not None:

@@ -9,7 +9,8 @@ is a pure function, so each case is tested without waiting for it) and says whic
   password never: it comes from a file or the environment);
 * a running trial's worker stopped (its registry entry expired): which trial, on which worker, and
   when a live worker requeues it (``stale_after`` after its last heartbeat, as each worker announces);
-* every trial that finished so far failed on the workers: the first failure, with its worker.
+* every trial that finished so far failed on the workers: the first failure, with its worker
+  (:func:`failing_from_the_start`, which the driver also asks while failures come fast).
 
 The driver's loop (:mod:`.dispatch`) asks only after a few seconds without progress and shows the
 answer in the progress bar and, at longer intervals, as a WARNING.
@@ -82,11 +83,23 @@ def why_waiting(docs: Iterable[dict], workers: Iterable[dict], now: datetime.dat
                       key=lambda doc: doc.get("tid", 0))
     if stranded:
         return _requeue_pending(stranded, live.values(), now)
-    if failure:
-        return Wait("failing", "every trial failed so far",
-                    f"every trial that finished so far failed on the workers (the first: {failure}); fix the cause "
-                    "on the workers' machines (install the objective's module there, or run the objective by hand)")
-    return None
+    return failing_from_the_start(docs, at_least=1)
+
+
+def failing_from_the_start(docs: Iterable[dict], at_least: int) -> Wait | None:
+    """``at_least`` trials or more finished and every one failed: the first failure, with its worker.
+
+    Said while the search still makes progress (jobs fail fast): a worker that cannot import the
+    objective fails every job, and waiting for the end of the search to hear it wastes the search.
+    """
+    docs = list(docs)
+    finished = sum(doc.get("state") in (JOB_STATE_DONE, JOB_STATE_ERROR) for doc in docs)
+    failure = _every_finished_failed(docs) if finished >= at_least else None
+    if failure is None:
+        return None
+    return Wait("failing", "every trial failed so far",
+                f"the first {finished} trials all failed on the workers (the first: {failure}); fix the cause on the "
+                "workers' machines (install the objective's module there, or run the objective by hand)")
 
 
 def _every_finished_failed(docs: list[dict]) -> str | None:
