@@ -78,7 +78,8 @@ job document as written; the search's driver reads and deletes them, so the log 
 
 WORKERS_COLLECTION = "workers"
 """One document per worker process: its search, when its entry expires, the job it runs and when
-that job last beat.  The driver counts the live ones; workers find stale jobs here."""
+it last announced itself (``beat``, the server's clock; while busy, also its job's last beat).  The
+driver counts the live ones; workers find stale jobs here; the dashboard shows them."""
 
 RESERVE_CANDIDATES = 32
 """How many of the oldest queued jobs a worker considers: the oldest first, then the others in a
@@ -491,13 +492,16 @@ class MongoJobs(mongoexp.MongoJobs):
     # -- the worker registry: how many workers the driver can see, and which jobs they run -----------
 
     def announce_worker(self, host_id: str, exp_key: str | None, expires_in: float, busy: bool) -> None:
-        """Say that this worker is alive for another ``expires_in`` seconds (and, if busy, its job too)."""
+        """Say that this worker is alive for another ``expires_in`` seconds (and, if busy, its job too).
+
+        ``beat`` is stamped on every announcement, busy or idle, by the server's clock: it is when the
+        worker was last heard of, which a viewer shows as is (the stale-job scan reads it only together
+        with ``job``, which an idle announcement clears).
+        """
         now = self.now()
         change: dict[str, Any] = {"exp_key": exp_key, "expires": now + datetime.timedelta(seconds=expires_in),
-                                  "busy": busy}
-        if busy:
-            change["beat"] = now
-        else:
+                                  "busy": busy, "beat": now}
+        if not busy:
             change["job"] = None
         self.db[WORKERS_COLLECTION].update_one({"_id": host_id}, {"$set": change}, upsert=True)
 
