@@ -198,6 +198,15 @@ def server_now(mongo_db: str):
         return ServerClock(client[database]).now()
 
 
+def run_search(mongo_db: str, exp_key: str, max_evals: int) -> MongoTrials:
+    """A search of ``max_evals`` one-second trials, run to its end on the workers there are."""
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key=exp_key)
+    thread, outcome = search_in_background(trials, one_second_quadratic, X_SPACE, max_evals, 1)
+    thread.join(timeout=180)
+    assert not thread.is_alive() and "error" not in outcome, outcome
+    return trials
+
+
 def test_a_killed_worker_is_gone_since_its_last_beat_and_stays_out_of_later_searches(mongo_db):
     """Liveness from the registry's own times; other searches' workers and long-dead idle ones kept out."""
     from sigopt_hyperopt.dashboard.rows import epoch
@@ -207,10 +216,7 @@ def test_a_killed_worker_is_gone_since_its_last_beat_and_stays_out_of_later_sear
     later_worker: list = []
     dashboard = None
     try:
-        first = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="first")
-        thread, outcome = search_in_background(first, one_second_quadratic, X_SPACE, 3, 1)
-        thread.join(timeout=180)
-        assert not thread.is_alive() and "error" not in outcome, outcome
+        first = run_search(mongo_db, "first", 3)
         os.kill(first_worker[0].pid, signal.SIGKILL)
         first_worker[0].wait(timeout=20)
         killed_at = epoch(server_now(mongo_db))
@@ -218,16 +224,13 @@ def test_a_killed_worker_is_gone_since_its_last_beat_and_stays_out_of_later_sear
         wait_until(lambda: server_now(mongo_db) > expires, timeout=60)  # its registration has run out
 
         later_worker = start_workers(mongo_db, 1, "--heartbeat-interval=0.3", "--reserve-timeout=300")
-        second = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="second")
-        thread, outcome = search_in_background(second, one_second_quadratic, X_SPACE, 2, 1)
-        thread.join(timeout=180)
-        assert not thread.is_alive() and "error" not in outcome, outcome
+        run_search(mongo_db, "second", 2)
 
         dashboard, url = start_dashboard(f"--mongo={mongo_db}", "--refresh=0.3")  # long after the kill
-        killed, other, later = (first_worker[0].pid, elsewhere[0].pid, later_worker[0].pid)
+        killed, later = first_worker[0].pid, later_worker[0].pid
         answer = get_json(url, exp_key="first")
         table = {w["pid"]: w for w in answer["workers"]}
-        assert set(table) == {killed, later}, table  # not the worker of another search
+        assert set(table) == {killed, later}, table  # not elsewhere[0], the worker of another search
         dead = table[killed]
         # Last heard of: its registry entry's beat or its last result, as the store holds them, before the
         # kill (not when the dashboard first read the entry, long after).
@@ -256,10 +259,7 @@ def test_each_search_counts_against_its_own_max_evals_and_the_page_opens_on_the_
     workers = start_workers(mongo_db, 1, "--heartbeat-interval=0.3", "--reserve-timeout=300")
     dashboard = None
     try:
-        finished = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="a-finished")
-        thread, outcome = search_in_background(finished, one_second_quadratic, X_SPACE, 3, 1)
-        thread.join(timeout=180)
-        assert not thread.is_alive() and "error" not in outcome, outcome
+        run_search(mongo_db, "a-finished", 3)
         queue_placeholder_jobs(MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="c-unrecorded"), 2)  # no summary
         running = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="b-running")
         thread, outcome = search_in_background(running, slow_loss, SPACE, 5, 1)

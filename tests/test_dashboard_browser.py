@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pymongo
 import pytest
 from hyperopt import Trials, fmin
 from selenium import webdriver
@@ -92,6 +93,12 @@ def texts(driver, selector: str) -> list[str]:
                                  selector)
 
 
+def registered_pids(mongo_db: str) -> list[int]:
+    address, database = mongo_db.split("/")
+    with pymongo.MongoClient(f"mongodb://{address}") as client:
+        return [int(doc["_id"].split(":")[1]) for doc in client[database]["workers"].find()]
+
+
 def check_layout(driver) -> None:
     """The defects a reader saw, measured: cut-off axis titles, the toolbar over a bar, choices as indices."""
     wait_until(lambda: rects(driver, "#plot-importance .point path"))
@@ -119,6 +126,10 @@ def test_the_page_shows_progress_and_best_loss_change_as_trials_finish(mongo_db,
     try:
         browser.get(url)  # before the search starts: nothing is finished yet
         wait_until(lambda: browser.execute_script("return window.dashStats.polls") >= 1)
+        # A worker killed before the search starts: gone, it ran nothing of it, so its row is folded.
+        doomed = start_workers(mongo_db, 1)
+        wait_until(lambda: any(pid == doomed[0].pid for pid in registered_pids(mongo_db)))
+        stop_all(doomed)
         trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="browser")
         thread, outcome = search_in_background(trials, slow_loss, SPACE, 12, 2)
         seen: list[tuple[str, str]] = []
@@ -140,8 +151,15 @@ def test_the_page_shows_progress_and_best_loss_change_as_trials_finish(mongo_db,
         assert float(bests[-1]) == pytest.approx(final["best"]["loss"], rel=1e-4)
         assert text(browser, "best-trial").startswith(f"trial {final['best']['tid']},")
         wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr[data-worker]")) == 2)
-        worker_ids = {row.get_attribute("data-worker") for row in browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr")}
+        worker_ids = {row.get_attribute("data-worker") for row in browser.find_elements(By.CSS_SELECTOR,
+                                                                                        "#workers tbody tr[data-worker]")}
         assert {int(w.split(":")[1]) for w in worker_ids} == {w.pid for w in workers}
+        assert text(browser, "workers-folded") == "show 1 more: gone worker that ran nothing in this search"
+        browser.find_element(By.ID, "workers-folded").click()
+        wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr[data-status='gone']")) == 1)
+        gone = browser.find_element(By.CSS_SELECTOR, "#workers tbody tr[data-status='gone']")
+        assert int(gone.get_attribute("data-worker").split(":")[1]) == doomed[0].pid
+        assert gone.find_element(By.CSS_SELECTOR, "td.heard").text.endswith(" ago")
         assert text(browser, "table-count") == "12 of 12 trials"
         assert len(browser.find_elements(By.CSS_SELECTOR, "#param-plots .js-plotly-plot")) == 4
         stats = browser.execute_script("return window.dashStats")

@@ -289,8 +289,8 @@ function workerRow(w, now) {
 function renderWorkers(workers, folded, now) {
   let html = workers.map((w) => workerRow(w, now)).join("");
   if (folded.length) {
-    html += `<tr id="workers-folded" class="folded muted"><td colspan="9">${dash.showFolded ? "hide" : "show"} ${folded.length} more:
-      gone worker${folded.length === 1 ? "" : "s"} that ran nothing in this search</td></tr>`;
+    const what = `gone worker${folded.length === 1 ? "" : "s"} that ran nothing in this search`;
+    html += `<tr id="workers-folded" class="folded muted"><td colspan="9">${dash.showFolded ? "hide" : "show"} ${folded.length} more: ${what}</td></tr>`;
     if (dash.showFolded) html += folded.map((w) => workerRow(w, now)).join("");
   }
   $("workers").tBodies[0].innerHTML = html
