@@ -354,6 +354,12 @@ def translate(space: Any, *, ordered_choices: bool = True) -> TranslatedSpace:
     return translated
 
 
+def choice_options(space: Any) -> dict[str, list[Apply]]:
+    """Each choice's options, by label, as the unevaluated expressions the space holds (for displays)."""
+    expr = space.expr if hasattr(space, "expr") and hasattr(space, "params") else pyll.as_apply(space)
+    return {label: list(item.options) for label, item in _walk(expr).items() if item.options is not None}
+
+
 def _replace(parameter: Parameter, **changes: Any) -> Parameter:
     fields = {name: getattr(parameter, name) for name in parameter.__dataclass_fields__}
     fields.update(changes)

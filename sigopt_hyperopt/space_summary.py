@@ -5,19 +5,24 @@ unpickling runs whatever code the pickle names: anyone who can write the databas
 the machine of whoever views the search.  Workers must trust the database (they run the objective
 it names); a viewer need not.  So the driver also stores, when the search starts, this summary of
 the space: per parameter its label, whether it is numeric or a choice (with the options' labels),
-log-scaled, and conditional.  The dashboard and ``report`` read only this, through :func:`decode`,
-which takes nothing it did not check.  A search stored without it (by an older version, or with a
-space the SigOpt translation cannot read) is shown with axes guessed from the values.
+log-scaled, and conditional; and the search's own ``max_evals`` (hyperopt keeps it nowhere), so a
+viewer shows each search's progress against its own total.  The dashboard and ``report`` read only
+this, through :func:`decode_summary`, which takes nothing it did not check.  A search stored without
+it (by an older version, or with a space the SigOpt translation cannot read) is shown with axes
+guessed from the values.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import SigOptHyperoptError
-from .space import translate
+from .option_labels import option_labels
+from .space import Parameter, choice_options, translate
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,7 @@ def describe(space: Any) -> list[dict[str, Any]] | None:
     except SigOptHyperoptError as error:
         logger.info("the search space cannot be summarised (%s); viewers will guess its axes", error)
         return None
+    options = choice_options(space)
     parameters = []
     for parameter in translated.parameters:
         if parameter.kind == "fixed":
@@ -44,17 +50,41 @@ def describe(space: Any) -> list[dict[str, Any]] | None:
         conditional = not any(len(alternative) == 0 for alternative in parameter.active_when)
         choice = parameter.is_choice or parameter.kind in ("categorical", "conditional")
         parameters.append({"label": parameter.label, "kind": "categorical" if choice else "numeric",
-                           "log": bool(parameter.log) and not choice, "categories": list(parameter.categories) if choice else [],
+                           "log": bool(parameter.log) and not choice,
+                           "categories": _readable(parameter, options.get(parameter.label)) if choice else [],
                            "conditional": conditional})
     return parameters
 
 
-def encode(parameters: list[dict[str, Any]]) -> bytes:
-    return json.dumps({"version": VERSION, "parameters": parameters}, separators=(",", ":")).encode()
+def _readable(parameter: Parameter, options: list[Any] | None) -> list[str]:
+    """The options' labels: SigOpt's names when they are the options' own text or numbers, else a
+    rendering of each option (SigOpt names other options by their index, which tells a reader nothing)."""
+    indices = [str(i) for i in range(len(parameter.categories))]
+    if options is None or len(options) != len(parameter.categories) or list(parameter.categories) != indices:
+        return list(parameter.categories)
+    return option_labels(options)
 
 
-def decode(blob: Any) -> list[dict[str, Any]] | None:
-    """The parameters of a stored summary, or None when it is missing or not exactly what :func:`encode` writes."""
+@dataclass(frozen=True)
+class Summary:
+    """What a viewer takes from a stored summary; either part may be missing."""
+
+    parameters: list[dict[str, Any]] | None
+    """One dict per parameter (label, kind, log, categories, conditional); None: guess the axes."""
+    max_evals: int | None = None
+    """The ``max_evals`` the search's driver ran with (the latest run's); None when it had none."""
+
+
+def encode(parameters: list[dict[str, Any]] | None, max_evals: int | None = None) -> bytes:
+    data: dict[str, Any] = {"version": VERSION, "parameters": parameters}
+    if max_evals is not None:
+        data["max_evals"] = max_evals
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def decode_summary(blob: Any) -> Summary | None:
+    """A stored summary, or None when it is missing or not JSON; a part not exactly as :func:`encode`
+    writes it is left out (None)."""
     if blob is None:
         return None
     try:
@@ -62,12 +92,20 @@ def decode(blob: Any) -> list[dict[str, Any]] | None:
     except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
         logger.info("the stored space summary is not JSON; axes are guessed")
         return None
-    parameters = data.get("parameters") if isinstance(data, dict) and data.get("version") == VERSION else None
-    if not isinstance(parameters, list) or len(parameters) > MAX_PARAMETERS or not all(map(_valid, parameters)):
+    if not isinstance(data, dict) or data.get("version") != VERSION:
         logger.info("the stored space summary is not one this version reads; axes are guessed")
         return None
-    return [{key: parameter[key] for key in ("label", "kind", "log", "categories", "conditional")}
-            for parameter in parameters]
+    max_evals = data.get("max_evals")
+    if not (isinstance(max_evals, int) and not isinstance(max_evals, bool) and max_evals > 0):
+        max_evals = None
+    parameters = data.get("parameters")
+    if parameters is None:  # the driver could not summarise its space; its max_evals still counts
+        return Summary(None, max_evals)
+    if not isinstance(parameters, list) or len(parameters) > MAX_PARAMETERS or not all(map(_valid, parameters)):
+        logger.info("the stored space summary is not one this version reads; axes are guessed")
+        return Summary(None, max_evals)
+    return Summary([{key: parameter[key] for key in ("label", "kind", "log", "categories", "conditional")}
+                    for parameter in parameters], max_evals)
 
 
 def _valid(parameter: Any) -> bool:
@@ -77,15 +115,19 @@ def _valid(parameter: Any) -> bool:
             and all(isinstance(c, str) for c in parameter["categories"]))
 
 
-def store_summary(attachments: Any, space: Any) -> None:
-    """Write the space's summary next to the pickled domain (nothing when it cannot be summarised).
+def store_summary(attachments: Any, space: Any, max_evals: int | None = None) -> None:
+    """Write the space's summary and the run's ``max_evals`` next to the pickled domain.
 
-    A failure to summarise never stops the search: the summary only helps viewers.
+    Each run of the driver writes it again, so a search continued with a larger ``max_evals`` shows
+    the new total (``sys.maxsize``, hyperopt's "no limit", is not stored).  A failure to summarise
+    never stops the search: the summary only helps viewers.
     """
+    if max_evals is not None and not 0 < max_evals < sys.maxsize:
+        max_evals = None
     try:
         parameters = describe(space)
     except Exception as error:  # an exotic space the translation trips on: the search itself is fine
         logger.warning("the search space could not be summarised for viewers (%s: %s)", type(error).__name__, error)
-        return
-    if parameters is not None:
-        attachments[SPACE_KEY] = encode(parameters)
+        parameters = None
+    if parameters is not None or max_evals is not None:
+        attachments[SPACE_KEY] = encode(parameters, max_evals)

@@ -118,6 +118,7 @@ def test_the_dashboard_follows_a_running_search_and_writes_nothing(mongo_db):
         assert first["space_known"]  # loaded from the domain the driver stored for its workers
         assert axes["lr"]["log"] and axes["lr"]["kind"] == "numeric" and not axes["lr"]["conditional"]
         assert axes["activation"]["categories"] == ["relu", "tanh", "gelu"]
+        assert axes["layers"]["categories"] == ["{n: 1}", "{n: 2, width: hp.quniform}"]  # dict options readable
         assert axes["width"]["conditional"] and not axes["layers"]["conditional"]
 
         # Incremental: asking from the last answer's cursor gives only what changed since.
@@ -181,6 +182,126 @@ def test_a_requeued_trial_is_charged_to_the_worker_that_died(mongo_db):
     finally:
         stop_all(workers)
         stop_dashboard(dashboard)
+
+
+def registry_entry(mongo_db: str, pid: int) -> dict:
+    address, database = mongo_db.split("/")
+    with pymongo.MongoClient(f"mongodb://{address}") as client:
+        return next(doc for doc in client[database]["workers"].find() if int(doc["_id"].split(":")[1]) == pid)
+
+
+def server_now(mongo_db: str):
+    from sigopt_hyperopt.mongo.clock import ServerClock
+
+    address, database = mongo_db.split("/")
+    with pymongo.MongoClient(f"mongodb://{address}") as client:
+        return ServerClock(client[database]).now()
+
+
+def run_search(mongo_db: str, exp_key: str, max_evals: int) -> MongoTrials:
+    """A search of ``max_evals`` one-second trials, run to its end on the workers there are."""
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key=exp_key)
+    thread, outcome = search_in_background(trials, one_second_quadratic, X_SPACE, max_evals, 1)
+    thread.join(timeout=180)
+    assert not thread.is_alive() and "error" not in outcome, outcome
+    return trials
+
+
+def test_a_killed_worker_is_gone_since_its_last_beat_and_stays_out_of_later_searches(mongo_db):
+    """Liveness from the registry's own times; other searches' workers and long-dead idle ones kept out."""
+    from sigopt_hyperopt.dashboard.rows import epoch
+
+    first_worker = start_workers(mongo_db, 1, "--heartbeat-interval=0.3", "--reserve-timeout=300")
+    elsewhere = start_workers(mongo_db, 1, "--exp-key=another-search", "--reserve-timeout=300")
+    later_worker: list = []
+    dashboard = None
+    try:
+        first = run_search(mongo_db, "first", 3)
+        os.kill(first_worker[0].pid, signal.SIGKILL)
+        first_worker[0].wait(timeout=20)
+        killed_at = epoch(server_now(mongo_db))
+        expires = registry_entry(mongo_db, first_worker[0].pid)["expires"]
+        wait_until(lambda: server_now(mongo_db) > expires, timeout=60)  # its registration has run out
+
+        later_worker = start_workers(mongo_db, 1, "--heartbeat-interval=0.3", "--reserve-timeout=300")
+        run_search(mongo_db, "second", 2)
+
+        dashboard, url = start_dashboard(f"--mongo={mongo_db}", "--refresh=0.3")  # long after the kill
+        killed, later = first_worker[0].pid, later_worker[0].pid
+        answer = get_json(url, exp_key="first")
+        table = {w["pid"]: w for w in answer["workers"]}
+        assert set(table) == {killed, later}, table  # not elsewhere[0], the worker of another search
+        dead = table[killed]
+        # Last heard of: its registry entry's beat or its last result, as the store holds them, before the
+        # kill (not when the dashboard first read the entry, long after).
+        heard = max([epoch(registry_entry(mongo_db, killed)["beat"]),
+                     *(epoch(doc["refresh_time"]) for doc in first.all_trial_docs())])
+        assert dead["status"] == "gone" and dead["done"] == 3
+        assert dead["last_heartbeat"] == heard and heard <= killed_at
+        assert table[later]["status"] in ("idle", "busy") and table[later]["done"] == 0
+        assert answer["workers_folded"] == []
+
+        answer = get_json(url, exp_key="second")
+        assert [w["pid"] for w in answer["workers"]] == [later] and answer["workers"][0]["done"] == 2
+        assert [w["pid"] for w in answer["workers_folded"]] == [killed]  # gone before this search began
+        assert answer["workers_folded"][0]["last_heartbeat"] == heard
+    finally:
+        stop_all(first_worker + elsewhere + later_worker)
+        if dashboard is not None:
+            stop_dashboard(dashboard)
+
+
+def test_each_search_counts_against_its_own_max_evals_and_the_page_opens_on_the_running_one(mongo_db):
+    """max_evals as each driver stored it (--max-evals only for a search that stored none); the running
+    search first, not the first by name; ?search= names another."""
+    from .test_mongo import queue_placeholder_jobs
+
+    workers = start_workers(mongo_db, 1, "--heartbeat-interval=0.3", "--reserve-timeout=300")
+    dashboard = None
+    try:
+        run_search(mongo_db, "a-finished", 3)
+        queue_placeholder_jobs(MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="c-unrecorded"), 2)  # no summary
+        running = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="b-running")
+        thread, outcome = search_in_background(running, slow_loss, SPACE, 5, 1)
+        wait_for_running_job(running, timeout=120)
+
+        dashboard, url = start_dashboard(f"--mongo={mongo_db}", "--refresh=0.3", "--max-evals=7")
+        opened = get_json(url)
+        assert opened["exp_key"] == "b-running" and opened["experiments"][0] == "a-finished"
+        assert (opened["progress"]["max_evals"], opened["progress"]["max_evals_from"]) == (5, "search")
+        mine = get_json(url, exp_key="a-finished")["progress"]
+        assert (mine["max_evals"], mine["max_evals_from"], mine["done"]) == (3, "search", 3)
+        fallback = get_json(url, search="c-unrecorded")  # as the page's address names it
+        assert fallback["exp_key"] == "c-unrecorded"
+        assert (fallback["progress"]["max_evals"], fallback["progress"]["max_evals_from"]) == (7, "--max-evals")
+        assert get_json(url, search="d-to-come")["exp_key"] == "d-to-come"  # shown once it starts
+        thread.join(timeout=180)
+        assert not thread.is_alive() and "error" not in outcome, outcome
+    finally:
+        stop_all(workers)
+        if dashboard is not None:
+            stop_dashboard(dashboard)
+
+
+def test_every_kind_of_choice_option_gets_a_readable_label():
+    """Not the index SigOpt names it by: a dict by its keys and values, a list, None, a function, numbers."""
+    from hyperopt import hp
+
+    from sigopt_hyperopt.space_summary import describe
+
+    space = {
+        "layers": hp.choice("layers", [{"n": 1}, {"n": 2, "width": hp.quniform("width", 16, 256, 16)}]),
+        "mixed": hp.choice("mixed", [None, ("relu", 3), len, 2.5, "a" * 80]),
+        "same": hp.choice("same", [{"k": 1}, {"k": 1}]),
+        "activation": hp.choice("activation", ["relu", "tanh"]),
+        "grid": hp.choice("grid", [1, 10, 100]),
+    }
+    categories = {p["label"]: p["categories"] for p in describe(space)}
+    assert categories["layers"] == ["{n: 1}", "{n: 2, width: hp.quniform}"]
+    assert categories["mixed"][:4] == ["None", "['relu', 3]", "len", "2.5"]
+    assert categories["mixed"][4] == "a" * 39 + "…"
+    assert categories["same"] == ["{k: 1} #0", "{k: 1} #1"]
+    assert categories["activation"] == ["relu", "tanh"] and categories["grid"] == ["1", "10", "100"]
 
 
 def test_a_database_outage_is_shown_and_the_dashboard_recovers(tmp_path):

@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pymongo
 import pytest
 from hyperopt import Trials, fmin
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.mongo import MongoTrials
@@ -26,7 +28,7 @@ from sigopt_hyperopt.mongo import MongoTrials
 from .dashboard_search import SPACE, loss, slow_loss
 from .test_cli import run_cli
 from .test_dashboard import get_json, search_in_background, start_dashboard, stop_dashboard, wait_until
-from .test_mongo import start_workers
+from .test_mongo import queue_placeholder_jobs, start_workers
 from .test_worker import stop_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,12 +69,67 @@ def text(driver, element_id: str) -> str:
     return driver.find_element(By.ID, element_id).text
 
 
+RECTS = """
+const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+return Array.from(document.querySelectorAll(arguments[0])).map(box).filter((r) => r[2] > r[0] && r[3] > r[1]);
+"""
+
+
+def rects(driver, selector: str) -> list[list[float]]:
+    """The page rectangles [left, top, right, bottom] of the elements ``selector`` matches (those drawn)."""
+    return driver.execute_script(RECTS, selector)
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def inside(inner: list[float], outer: list[float]) -> bool:
+    return inner[0] >= outer[0] and inner[1] >= outer[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+
+
+def texts(driver, selector: str) -> list[str]:
+    return driver.execute_script("return Array.from(document.querySelectorAll(arguments[0])).map((e) => e.textContent)",
+                                 selector)
+
+
+def registered_pids(mongo_db: str) -> list[int]:
+    address, database = mongo_db.split("/")
+    with pymongo.MongoClient(f"mongodb://{address}") as client:
+        return [int(doc["_id"].split(":")[1]) for doc in client[database]["workers"].find()]
+
+
+def check_layout(driver) -> None:
+    """The defects a reader saw, measured: cut-off axis titles, the toolbar over a bar, choices as indices."""
+    wait_until(lambda: rects(driver, "#plot-importance .point path"))
+    [toolbar] = rects(driver, "#plot-importance .modebar")
+    bars = rects(driver, "#plot-importance .point path")
+    assert bars and not any(overlap(toolbar, bar) for bar in bars), (toolbar, bars)
+    [parcoords] = rects(driver, "#plot-parcoords .svg-container")
+    titles = rects(driver, "#plot-parcoords .axis-title")
+    assert len(titles) == 4 and all(inside(title, parcoords) for title in titles), (parcoords, titles)
+    for plot in ("#plot-history", "#plot-time", "#param-plots .js-plotly-plot"):
+        for bar in rects(driver, f"{plot} .modebar"):
+            assert not any(overlap(bar, point) for point in rects(driver, f"{plot} .point")), plot
+    for i in range(len(rects(driver, "#param-plots .js-plotly-plot"))):  # no tick label cut at a plot's edge
+        [frame] = rects(driver, f"#param-plot-{i} .svg-container")
+        labels = rects(driver, f"#param-plot-{i} .xtick text") + rects(driver, f"#param-plot-{i} .ytick text")
+        assert labels and all(inside(label, frame) for label in labels), (i, frame, labels)
+    options = ["{n: 1}", "{n: 2, width: hp.quniform}"]  # hp.choice over dicts: by label, not 0 and 1
+    assert set(options) <= set(texts(driver, "#plot-parcoords .tick text"))
+    assert set(options) <= set(texts(driver, "#param-plots .xtick text"))
+
+
 def test_the_page_shows_progress_and_best_loss_change_as_trials_finish(mongo_db, browser):
     workers = start_workers(mongo_db, 2, "--heartbeat-interval=0.3")
     dashboard, url = start_dashboard(f"--mongo={mongo_db}", "--refresh=0.3", "--max-evals=12")
     try:
         browser.get(url)  # before the search starts: nothing is finished yet
         wait_until(lambda: browser.execute_script("return window.dashStats.polls") >= 1)
+        # A worker killed before the search starts: gone, it ran nothing of it, so its row is folded.
+        doomed = start_workers(mongo_db, 1)
+        wait_until(lambda: any(pid == doomed[0].pid for pid in registered_pids(mongo_db)))
+        stop_all(doomed)
         trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="browser")
         thread, outcome = search_in_background(trials, slow_loss, SPACE, 12, 2)
         seen: list[tuple[str, str]] = []
@@ -94,15 +151,35 @@ def test_the_page_shows_progress_and_best_loss_change_as_trials_finish(mongo_db,
         assert float(bests[-1]) == pytest.approx(final["best"]["loss"], rel=1e-4)
         assert text(browser, "best-trial").startswith(f"trial {final['best']['tid']},")
         wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr[data-worker]")) == 2)
-        worker_ids = {row.get_attribute("data-worker") for row in browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr")}
+        worker_ids = {row.get_attribute("data-worker") for row in browser.find_elements(By.CSS_SELECTOR,
+                                                                                        "#workers tbody tr[data-worker]")}
         assert {int(w.split(":")[1]) for w in worker_ids} == {w.pid for w in workers}
+        assert text(browser, "workers-folded") == "show 1 more: gone worker that ran nothing in this search"
+        browser.find_element(By.ID, "workers-folded").click()
+        wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#workers tbody tr[data-status='gone']")) == 1)
+        gone = browser.find_element(By.CSS_SELECTOR, "#workers tbody tr[data-status='gone']")
+        assert int(gone.get_attribute("data-worker").split(":")[1]) == doomed[0].pid
+        assert gone.find_element(By.CSS_SELECTOR, "td.heard").text.endswith(" ago")
         assert text(browser, "table-count") == "12 of 12 trials"
         assert len(browser.find_elements(By.CSS_SELECTOR, "#param-plots .js-plotly-plot")) == 4
         stats = browser.execute_script("return window.dashStats")
         print("page timings (ms):", stats)
         assert stats["polls"] >= len(seen) and stats["lastUpdateMs"] is not None
+        assert browser.current_url == f"{url}?search=browser"  # the address names the search it opened on
+        check_layout(browser)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(SCREENSHOTS / "dashboard.png"))
+
+        # Another search: switching to it changes the address; an address opens on the search it names.
+        stop_all(workers)  # its jobs (placeholders, no domain) stay queued
+        queue_placeholder_jobs(MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="queued-later"), 2)
+        wait_until(lambda: len(Select(browser.find_element(By.ID, "exp-key")).options) == 2)
+        Select(browser.find_element(By.ID, "exp-key")).select_by_visible_text("queued-later")
+        wait_until(lambda: text(browser, "count-queued") == "2" and text(browser, "count-done") == "0")
+        assert browser.current_url == f"{url}?search=queued-later"
+        browser.get(f"{url}?search=browser")
+        wait_until(lambda: text(browser, "count-done") == "12")
+        assert Select(browser.find_element(By.ID, "exp-key")).first_selected_option.text == "browser"
     finally:
         stop_all(workers)
         stop_dashboard(dashboard)
@@ -135,5 +212,6 @@ def test_the_html_export_opens_without_a_server_and_sorts_and_filters(tmp_path, 
     browser.find_element(By.ID, "filter").clear()
     browser.find_element(By.ID, "filter").send_keys(" ")  # an input event with an empty filter
     assert "lr (log)" in text(browser, "param-plots") and "width (conditional: where active)" in text(browser, "param-plots")
+    check_layout(browser)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "dashboard-report.png"))

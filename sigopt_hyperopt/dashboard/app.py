@@ -96,7 +96,7 @@ def create_app(state: DashboardState, refresh: float = 2.0, hosts: frozenset[str
     async def changes(request: Request) -> Response:
         try:
             since = int(request.query_params.get("since", "0"))
-            exp_key = _exp_key(request.query_params.get("exp_key"), state)
+            exp_key = _exp_key(request.query_params.get("exp_key"), request.query_params.get("search"), state)
         except ValueError:
             return JSONResponse({"error": "since must be an integer and exp_key JSON"}, status_code=400)
         answer = state.changes(exp_key, since)
@@ -111,12 +111,16 @@ def create_app(state: DashboardState, refresh: float = 2.0, hosts: frozenset[str
     )
 
 
-def _exp_key(raw: str | None, state: DashboardState) -> Any:
-    """The requested search (JSON, ``null`` for trials without an exp_key); the first one by default."""
-    if raw is None or raw == "":
+def _exp_key(raw: str | None, search: str | None, state: DashboardState) -> Any:
+    """The requested search: ``exp_key`` as JSON (``null`` for trials without an exp_key), or ``search``
+    as the page's address carries it (the exp_key as text; empty for trials without one, unless a
+    search is called ""); by default the running one (:meth:`DashboardState.default_experiment`)."""
+    if raw:
+        return json.loads(raw)
+    if search is not None:
         keys = state.experiments()
-        return keys[0] if keys else None
-    return json.loads(raw)
+        return None if search == "" and "" not in keys and None in keys else search
+    return state.default_experiment()
 
 
 def bind(host: str, port: int) -> socket.socket:

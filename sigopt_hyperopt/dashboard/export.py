@@ -20,7 +20,10 @@ def _inline_script(code: str) -> str:
 
 def render_html(state: DashboardState) -> str:
     """The page with the current contents of every search in ``state`` (poll it first)."""
-    searches = [state.changes(key, 0) for key in state.experiments()] or [state.changes(None, 0)]
+    # The running search first: the page opens on the first one unless its address names another.
+    first = state.default_experiment()
+    keys = sorted(state.experiments(), key=lambda key: key != first)
+    searches = [state.changes(key, 0) for key in keys] or [state.changes(None, 0)]
     # "<" as its JSON escape: no text from the store (an error message) can close the script or open a comment.
     data = json.dumps(searches, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     page = (STATIC / "page.html").read_text()

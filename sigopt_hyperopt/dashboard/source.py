@@ -7,7 +7,7 @@ file (re-read when the file changes).
 Nothing read from a database is unpickled: the pickled ``Domain`` hyperopt keeps for its workers is
 never loaded here (unpickling runs whatever code the pickle names, and whoever can write the
 database chooses it). What the page needs of the space comes from the plain summary, checked by
-:func:`sigopt_hyperopt.space_summary.decode`; everything else from the documents' plain fields.
+:func:`sigopt_hyperopt.space_summary.decode_summary`; everything else from the documents' plain fields.
 
 The MongoDB reads follow the project's rule that no steady-state query scans what it does not need:
 after the first full read, a poll asks only for jobs that are queued or running, jobs whose
@@ -35,7 +35,7 @@ from hyperopt.base import JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from ..mongo import CLAIMS_COLLECTION, WORKERS_COLLECTION, MongoAddress, connect
 from ..mongo.clock import ServerClock
-from ..space_summary import SPACE_KEY, decode
+from ..space_summary import SPACE_KEY, Summary, decode_summary
 from ..store import SEARCH_KEY
 
 logger = logging.getLogger(__name__)
@@ -75,8 +75,8 @@ class Source(Protocol):
         """The store's clock in Unix seconds: what liveness compares with the times its writers took."""
         ...
 
-    def space_summary(self, exp_key: str | None) -> list[dict] | None:
-        """The search's parameters as the driver summarised them (plain data), or None."""
+    def space_summary(self, exp_key: str | None) -> Summary | None:
+        """The search's parameters and max_evals as the driver summarised them (plain data), or None."""
         ...
 
     def search_record(self, exp_key: str | None) -> dict | None: ...
@@ -156,8 +156,8 @@ class MongoSource:
         except gridfs.errors.NoFile:
             return None
 
-    def space_summary(self, exp_key: str | None) -> list[dict] | None:
-        return decode(self._attachment(SPACE_KEY, exp_key))
+    def space_summary(self, exp_key: str | None) -> Summary | None:
+        return decode_summary(self._attachment(SPACE_KEY, exp_key))
 
     def search_record(self, exp_key: str | None) -> dict | None:
         blob = self._attachment(SEARCH_KEY, exp_key)
@@ -197,8 +197,8 @@ class PickleSource:
         """This machine's clock: a trials file is written by a process on the machine that saves it."""
         return time.time()
 
-    def space_summary(self, exp_key: str | None) -> list[dict] | None:
-        return decode(self._attachments().get(SPACE_KEY))
+    def space_summary(self, exp_key: str | None) -> Summary | None:
+        return decode_summary(self._attachments().get(SPACE_KEY))
 
     def search_record(self, exp_key: str | None) -> dict | None:
         return _json_record(self._attachments().get(SEARCH_KEY))

@@ -18,14 +18,15 @@ from typing import Any, Callable
 
 from .axes import Axis, axes_from_space, axes_from_summary, category_label, guess_axes
 from .importance import METHOD, importances
-from .rows import STATES, epoch, trial_row
-from ..mongo.worker_id import host_and_pid
+from .rows import STATES, trial_row
 from .source import Reading, Source
+from .workers import last_heard, worker_table
 
 logger = logging.getLogger(__name__)
 
-SPACE_RETRY_S = 30.0
-"""How often a search whose space summary is missing looks again (the driver may store it later)."""
+SUMMARY_EVERY_S = 30.0
+"""How often a search's stored summary is read again: the driver may store it later, and stores it
+again (with the run's ``max_evals``) each time the search is continued."""
 
 IMPORTANCE_EVERY_S = 10.0
 """Importances are refitted at most this often (and only when trials finished meanwhile)."""
@@ -43,7 +44,9 @@ class Search:
     importance: dict[str, float] | None = None
     importance_done: int = -1
     importance_at: float = 0.0
-    space_tried_at: float = 0.0
+    summary_at: float | None = None
+    max_evals: int | None = None
+    """The search's own max_evals, as its driver stored it (None: not stored)."""
 
 
 @dataclass
@@ -75,7 +78,8 @@ class DashboardState:
         self._owners: dict[tuple[str, int], str] = {}
         self._job_keys: dict[str, tuple[str | None, int]] = {}
         self._registry: dict[str, dict] = {}
-        self._registry_seen: dict[str, tuple[Any, float]] = {}
+        self._heard: dict[str, float] = {}
+        """Worker id -> the newest refresh_time of a job it ran or runs, in any search."""
         self.health = Health()
 
     # -- polling -----------------------------------------------------------------------------------
@@ -102,7 +106,6 @@ class DashboardState:
 
     def _apply(self, reading: Reading) -> None:
         self._seq += 1
-        now = self._clock()
         for claim in reading.claims:
             job, _, attempt = str(claim["_id"]).rpartition("/")
             if attempt.isdigit() and claim.get("owner"):
@@ -117,6 +120,7 @@ class DashboardState:
                 self._owners[(job, int(doc.get("attempt") or 0))] = doc["owner"]
             row = trial_row(doc, {a.label: a for a in search.axes or []})
             row["job"] = job
+            last_heard(self._heard, row)
             key = (search.exp_key, row["tid"])
             seen.add(key)
             self._job_keys[row["job"]] = key
@@ -128,14 +132,9 @@ class DashboardState:
                 for tid in [t for t in search.rows if (search.exp_key, t) not in seen]:
                     del search.rows[tid]
                     self._row_seq.pop((search.exp_key, tid), None)
-        for worker in reading.workers:
-            marker = (worker.get("expires"), worker.get("busy"))
-            if self._registry_seen.get(worker["_id"], (None,))[0] != marker:
-                self._registry_seen[worker["_id"]] = (marker, now)
         self._registry = {w["_id"]: w for w in reading.workers}
         for search in self._searches.values():
-            if not search.space_known:
-                self._find_axes(search)
+            self._find_axes(search)
 
     def _search(self, exp_key: str | None) -> Search:
         search = self._searches.get(exp_key)
@@ -149,15 +148,26 @@ class DashboardState:
         return search
 
     def _find_axes(self, search: Search) -> None:
-        """Axes from the user's space, else the stored summary, else guessed from the values seen."""
+        """Axes from the user's space, else the stored summary, else guessed from the values seen;
+        and the search's max_evals from the stored summary."""
         axes = None
-        if self._clock() - search.space_tried_at >= SPACE_RETRY_S:
-            search.space_tried_at = self._clock()
+        now = self._clock()
+        if search.summary_at is None or now - search.summary_at >= SUMMARY_EVERY_S:
+            search.summary_at = now
+            try:
+                summary = self.source.space_summary(search.exp_key)
+            except Exception as error:  # the store went away between two reads: the next poll says so
+                logger.info("space summary of %s not read: %s", search.exp_key, error)
+                return
+            search.max_evals = summary.max_evals if summary is not None else None
+            if search.space_known:
+                return
             if self._user_space is not None:
                 axes = axes_from_space(self._user_space)
-            else:
-                summary = self.source.space_summary(search.exp_key)
-                axes = axes_from_summary(summary) if summary is not None else None
+            elif summary is not None and summary.parameters is not None:
+                axes = axes_from_summary(summary.parameters)
+        if search.space_known:
+            return
         if axes is not None:
             search.axes, search.space_known = axes, True
             by_label = {a.label: a for a in axes}
@@ -179,6 +189,25 @@ class DashboardState:
         with self._lock:
             return sorted(self._searches, key=lambda k: (k is None, str(k)))
 
+    def default_experiment(self) -> str | None:
+        """The search a page opens on: the one running now, as far as the store tells.
+
+        That is the search whose trials changed in the latest poll that changed any (the dashboard
+        saw it move), then the one whose trials the store shows started or finished last, then one with
+        queued or running trials.  None when the store holds no search yet.
+        """
+        with self._lock:
+            if not self._searches:
+                return None
+            return max(self._searches.values(), key=self._activity).exp_key
+
+    def _activity(self, search: Search) -> tuple:
+        rows = search.rows.values()
+        moved = max((self._row_seq.get((search.exp_key, tid), 0) for tid in search.rows), default=0)
+        last = max((t for row in rows for t in (row["booked"], row["refreshed"]) if t), default=0.0)
+        unfinished = any(row["state"] in ("queued", "running") for row in rows)
+        return moved, last, unfinished
+
     def changes(self, exp_key: str | None, since: int = 0) -> dict[str, Any]:
         """Everything the page needs that changed after ``since`` (0: everything), as JSON data."""
         with self._lock:
@@ -187,6 +216,8 @@ class DashboardState:
             changed = [dict(row, seq=self._row_seq[(exp_key, row["tid"])]) for row in rows
                        if self._row_seq.get((exp_key, row["tid"]), 0) > since]
             lost = self._lost_attempts(exp_key, rows)
+            now = self._clock()
+            shown, folded = worker_table(self._registry.values(), exp_key, rows, lost, self._heard, now)
             for row in changed:
                 row["lost_by"] = lost.get(row["job"], [])
             answer = {
@@ -197,13 +228,15 @@ class DashboardState:
                 "source": self.source.description,
                 "health": self.health.__dict__.copy(),
                 "trials": sorted(changed, key=lambda r: r["tid"]),
-                "progress": progress(rows, self.max_evals),
+                "progress": progress(rows, search.max_evals or self.max_evals,
+                                     "search" if search.max_evals else "--max-evals" if self.max_evals else None),
                 "best": best(rows),
                 "axes": [a.as_json() for a in search.axes or []],
                 "space_known": search.space_known,
                 "record": search.record,
-                "workers": self._workers(exp_key, rows, lost),
-                "now": self._clock(),
+                "workers": shown,
+                "workers_folded": folded,
+                "now": now,
             }
             answer["importance"] = {"method": METHOD, "values": search.importance}
         return answer
@@ -234,48 +267,10 @@ class DashboardState:
                 lost.setdefault(row["job"], []).append(row["owner"])
         return lost
 
-    def _workers(self, exp_key: str | None, rows: list[dict], lost: dict[str, list[str]]) -> list[dict]:
-        """Every worker in the registry that takes this search's jobs, and every one that ran some."""
-        now = self._clock()
-        table: dict[str, dict] = {}
 
-        def entry(worker_id: str) -> dict:
-            if worker_id not in table:
-                host, pid = host_and_pid(worker_id)
-                table[worker_id] = {"id": worker_id, "host": host, "pid": pid,
-                                    "registered": False, "alive": False, "busy": False, "running": [],
-                                    "done": 0, "failed": 0, "lost": [], "last_heartbeat": None}
-            return table[worker_id]
-
-        for worker_id, doc in self._registry.items():
-            if doc.get("exp_key") not in (exp_key, None):
-                continue
-            item = entry(worker_id)
-            expires = epoch(doc.get("expires"))
-            item.update(registered=True, alive=bool(expires and expires > now), busy=bool(doc.get("busy")),
-                        expires=expires, last_heartbeat=self._registry_seen.get(worker_id, (None, None))[1])
-        for row in rows:
-            if row["owner"]:
-                item = entry(row["owner"])
-                if row["state"] == "running":
-                    item["running"].append(row["tid"])
-                    beat = row["refreshed"]
-                    if beat and (item["last_heartbeat"] is None or beat > item["last_heartbeat"]):
-                        item["last_heartbeat"] = beat
-                elif row["state"] == "done":
-                    item["done"] += 1
-                elif row["state"] == "failed":
-                    item["failed"] += 1
-            for owner in lost.get(row["job"], []):
-                entry(owner)["lost"].append(row["tid"])
-        for item in table.values():
-            item["requeues"] = len(item["lost"])
-            item["status"] = ("busy" if item["busy"] or item["running"] else "idle") if item["alive"] else "gone"
-        return sorted(table.values(), key=lambda w: w["id"])
-
-
-def progress(rows: list[dict], max_evals: int | None) -> dict[str, Any]:
-    """Counts by state, of ``max_evals`` when known, and the finishing rate (overall and recent)."""
+def progress(rows: list[dict], max_evals: int | None, max_evals_from: str | None = None) -> dict[str, Any]:
+    """Counts by state, of ``max_evals`` when known (``max_evals_from``: ``search`` when the search
+    stored it, ``--max-evals`` when the command line gave it), and the finishing rate (overall and recent)."""
     counts = {state: 0 for state in STATES}
     for row in rows:
         counts[row["state"]] += 1
@@ -287,7 +282,8 @@ def progress(rows: list[dict], max_evals: int | None) -> dict[str, Any]:
         window = [t for t in finished if t >= finished[-1] - 300]
         span = finished[-1] - max(min(started), finished[-1] - 300)
         recent = len(window) / span * 60 if span > 0 else None
-    return {**counts, "total": len(rows), "max_evals": max_evals, "per_minute": _round(rate),
+    return {**counts, "total": len(rows), "max_evals": max_evals, "max_evals_from": max_evals_from,
+            "per_minute": _round(rate),
             "per_minute_recent": _round(recent)}
 
 

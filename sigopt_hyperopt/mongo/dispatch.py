@@ -247,8 +247,8 @@ def fmin_on_pool(trials: Any, fn: Callable, space: Any, *, algo: Callable, max_e
         poll_interval=poll_interval, check_lease=check_lease,
     )
     iteration.catch_eval_exceptions = catch_eval_exceptions
-    # FMinIter stored the pickled domain for the workers; viewers get the space as plain data instead.
-    store_summary(trials.attachments, space)
+    # FMinIter stored the pickled domain for the workers; viewers get the space (and max_evals) as plain data.
+    store_summary(trials.attachments, space, max_evals)
     iteration.exhaust()
     if return_argmin:
         if not any(result.get("status") == STATUS_OK for result in trials.results):

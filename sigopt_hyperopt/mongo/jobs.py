@@ -78,7 +78,8 @@ job document as written; the search's driver reads and deletes them, so the log 
 
 WORKERS_COLLECTION = "workers"
 """One document per worker process: its search, when its entry expires, the job it runs and when
-that job last beat.  The driver counts the live ones; workers find stale jobs here."""
+it last announced itself (``beat``, the server's clock; while busy, also its job's last beat).  The
+driver counts the live ones; workers find stale jobs here; the dashboard shows them."""
 
 RESERVE_CANDIDATES = 32
 """How many of the oldest queued jobs a worker considers: the oldest first, then the others in a
@@ -499,16 +500,18 @@ class MongoJobs(mongoexp.MongoJobs):
                         stale_after: float | None = None) -> None:
         """Say that this worker is alive for another ``expires_in`` seconds (and, if busy, its job too).
 
-        ``stale_after`` is when this worker requeues a stopped worker's job: the driver tells the user
-        when a job stranded by a dead worker will run again (see waiting.py)."""
+        ``beat`` is stamped on every announcement, busy or idle, by the server's clock: it is when the
+        worker was last heard of, which a viewer shows as is (the stale-job scan reads it only together
+        with ``job``, which an idle announcement clears).  ``stale_after`` is when this worker requeues
+        a stopped worker's job: the driver tells the user when a job stranded by a dead worker will run
+        again (see waiting.py).
+        """
         now = self.now()
         change: dict[str, Any] = {"exp_key": exp_key, "expires": now + datetime.timedelta(seconds=expires_in),
-                                  "busy": busy}
+                                  "busy": busy, "beat": now}
         if stale_after is not None:
             change["stale_after"] = stale_after
-        if busy:
-            change["beat"] = now
-        else:
+        if not busy:
             change["job"] = None
         self.db[WORKERS_COLLECTION].update_one({"_id": host_id}, {"$set": change}, upsert=True)
 

@@ -12,7 +12,7 @@ const STATES = ["done", "running", "queued", "failed", "cancelled"];
 
 const dash = {
   trials: new Map(), since: 0, epoch: null, expKey: undefined, chosen: undefined, last: null,
-  sort: { key: "tid", dir: -1 }, page: 0, lastDrawnSeq: -1,
+  sort: { key: "tid", dir: -1 }, page: 0, lastDrawnSeq: -1, showFolded: false,
 };
 // Timings read by the tests and the benchmark (milliseconds).
 window.dashStats = { polls: 0, firstLoadMs: null, lastUpdateMs: null, lastFetchMs: null, lastRows: 0, updates: [] };
@@ -21,9 +21,20 @@ const $ = (id) => document.getElementById(id);
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const fmt = (x) => (x === null || x === undefined ? "–" : typeof x === "number" ? (Number.isInteger(x) ? String(x) : x.toPrecision(5)) : String(x));
 const when = (t) => (t ? new Date(t * 1000).toLocaleTimeString() : "–");
-const ago = (t, now) => (t ? `${Math.max(0, now - t).toFixed(1)} s ago` : "–");
+// A duration in the unit a person reads it in: "4.2 s", "23 min", "5 h 10 min", "3 days".
+function span(seconds) {
+  const s = Math.max(0, seconds);
+  if (s < 60) return `${s.toFixed(1)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} days`;
+}
+const ago = (t, now) => (t ? `${span(now - t)} ago` : "–");
 const plotConfig = { displaylogo: false, responsive: true };
-const baseLayout = { margin: { l: 50, r: 10, t: 10, b: 40 }, showlegend: false };
+// Room above each plot area for plotly's toolbar (the modebar, top right), so it never covers data
+// such as the importance chart's first bar.
+const MODEBAR_ROOM = 32;
+const baseLayout = { margin: { l: 50, r: 10, t: MODEBAR_ROOM, b: 40 }, showlegend: false };
 
 function sortedRows() {
   return Array.from(dash.trials.values()).sort((a, b) => a.tid - b.tid);
@@ -35,8 +46,10 @@ async function poll() {
   const started = performance.now();
   let again = false;
   try {
-    // Without a choice the server shows its first search (which may appear only once the search starts).
-    const key = dash.chosen === undefined ? "" : `&exp_key=${encodeURIComponent(JSON.stringify(dash.chosen))}`;
+    // Without a choice the server picks the running search, or the one the address names (?search=),
+    // which may appear only once it starts; the page then keeps to the search it was given.
+    const key = dash.chosen !== undefined ? `&exp_key=${encodeURIComponent(JSON.stringify(dash.chosen))}`
+      : addressedSearch() !== null ? `&search=${encodeURIComponent(addressedSearch())}` : "";
     const response = await fetch(`api/changes?since=${dash.since}${key}`, { cache: "no-store" });
     const data = await response.json();
     window.dashStats.lastFetchMs = performance.now() - started;
@@ -47,10 +60,30 @@ async function poll() {
   setTimeout(poll, again ? 0 : 1000 * ((dash.last && dash.last.refresh_s) || 2));
 }
 
+// The search the page's address names (?search=<exp_key>; empty for trials without an exp_key), or null.
+function addressedSearch() {
+  return new URLSearchParams(window.location.search).get("search");
+}
+
+// Keep the address in step with the search shown, so it can be reloaded, bookmarked and shared.
+function showInAddress(expKey) {
+  const params = new URLSearchParams(window.location.search);
+  const wanted = expKey === null ? "" : String(expKey);
+  if (params.get("search") === wanted) return;
+  params.set("search", wanted);
+  try {
+    history.replaceState(null, "", `${window.location.pathname}?${params}${window.location.hash}`);
+  } catch (error) { /* a file:// page may not change its address: the selector still works */ }
+}
+
 // Patch the rows with an answer; false when it was for other rows than held (a restarted server or
 // another search) and was not complete: then everything is asked for again.
 function apply(data) {
   const started = performance.now();
+  if (!window.DASHBOARD_DATA && dash.chosen === undefined && (data.experiments.length || addressedSearch() !== null)) {
+    dash.chosen = data.exp_key;  // keep to it: the running search may change while the page is open
+  }
+  if (data.experiments.length || addressedSearch() !== null) showInAddress(data.exp_key);
   if (data.epoch !== dash.epoch || data.exp_key !== dash.expKey) {
     dash.trials.clear();
     dash.epoch = data.epoch;
@@ -84,7 +117,7 @@ function render(data, changed) {
   renderProgress(data.progress);
   renderBest(data.best);
   renderRecord(data.record);
-  renderWorkers(data.workers, data.now);
+  renderWorkers(data.workers, data.workers_folded || [], data.now);
   if (changed) {
     const rows = sortedRows();
     renderHistory(rows);
@@ -99,9 +132,12 @@ function render(data, changed) {
 
 function renderHeader(data) {
   const select = $("exp-key");
-  const options = data.experiments.map((k) => JSON.stringify(k));
+  // The search shown is listed even before the store holds it (an address naming a search to come).
+  const listed = data.experiments.includes(data.exp_key) || (!data.experiments.length && addressedSearch() === null);
+  const keys = listed ? data.experiments : [...data.experiments, data.exp_key];
+  const options = keys.map((k) => JSON.stringify(k));
   if (select.dataset.options !== options.join("\n")) {
-    select.innerHTML = data.experiments.map((k) => `<option value="${esc(JSON.stringify(k))}">${esc(k ?? "(no exp_key)")}</option>`).join("");
+    select.innerHTML = keys.map((k) => `<option value="${esc(JSON.stringify(k))}">${esc(k ?? "(no exp_key)")}</option>`).join("");
     select.dataset.options = options.join("\n");
   }
   select.value = JSON.stringify(data.exp_key);
@@ -122,6 +158,8 @@ function renderProgress(p) {
   const total = Math.max(p.max_evals || 0, p.total, 1);
   $("progress-bar").innerHTML = STATES.map((s) => `<span class="s-${s}" style="width:${(100 * p[s]) / total}%" title="${s}: ${p[s]}"></span>`).join("");
   $("of-max").textContent = p.max_evals ? `of ${p.max_evals}` : `${p.total} trials`;
+  $("of-max").title = p.max_evals_from === "search" ? "max_evals as the search's driver stored it"
+    : p.max_evals_from ? "max_evals from the command line (--max-evals): this search did not store its own" : "";
   const rate = p.per_minute === null ? "" : `${p.per_minute.toFixed(1)} trials/min overall`;
   const recent = p.per_minute_recent === null ? "" : `, ${p.per_minute_recent.toFixed(1)}/min in the last 5 min`;
   $("rate").textContent = rate + recent;
@@ -184,14 +222,16 @@ function renderParams(rows, axes, spaceKnown) {
   const done = rows.filter((r) => r.loss !== null);
   axes.forEach((axis, i) => {
     const active = done.filter((r) => r.params[axis.label] !== undefined && r.params[axis.label] !== null);
+    // Half a category of room beside the first and last options, so their labels are not cut at the edges.
     const xaxis = axis.kind === "categorical"
-      ? { type: "category", categoryorder: "array", categoryarray: axis.categories }
+      ? { type: "category", categoryorder: "array", categoryarray: axis.categories, automargin: true,
+          range: axis.categories.length ? [-0.5, axis.categories.length - 0.5] : undefined }
       : { type: axis.log ? "log" : "linear" };
     Plotly.react(`param-plot-${i}`, [{
       x: active.map((r) => r.params[axis.label]), y: active.map((r) => r.loss), text: active.map((r) => `trial ${r.tid}`),
       mode: "markers", type: axis.kind === "categorical" ? "scatter" : pointType(active.length),
       marker: { size: 5, color: active.map((r) => r.tid), colorscale: "Viridis", opacity: 0.7 },
-    }], { ...baseLayout, margin: { l: 45, r: 5, t: 5, b: 30 }, xaxis, yaxis: { title: { text: "loss" } } }, plotConfig);
+    }], { ...baseLayout, margin: { l: 45, r: 5, t: MODEBAR_ROOM, b: 30 }, xaxis, yaxis: { title: { text: "loss" } } }, plotConfig);
   });
 }
 
@@ -208,6 +248,9 @@ function dimension(axis, done) {
 
 // Parallel coordinates of at most this many trials (the most recent): more lines only blacken the plot.
 const PARCOORDS_MAX = 2000;
+// plotly writes each axis' title above its top tick label, both above the plot area: room for both
+// and the toolbar.
+const PARCOORDS_TOP = 64;
 
 function renderParcoords(rows, axes) {
   const done = rows.filter((r) => r.loss !== null).slice(-PARCOORDS_MAX);
@@ -217,7 +260,7 @@ function renderParcoords(rows, axes) {
   Plotly.react("plot-parcoords", [{
     type: "parcoords", dimensions: dims,
     line: { color: done.map((r) => r.loss), colorscale: "Viridis", reversescale: true, showscale: true },
-  }], { margin: { l: 50, r: 50, t: 30, b: 20 } }, plotConfig);
+  }], { margin: { l: 60, r: 50, t: PARCOORDS_TOP, b: 20 } }, plotConfig);
 }
 
 function renderImportance(importance) {
@@ -229,15 +272,28 @@ function renderImportance(importance) {
   $("plot-importance").dataset.key = key;
   Plotly.react("plot-importance", [{
     type: "bar", orientation: "h", x: entries.map((e) => e[1]), y: entries.map((e) => e[0]), marker: { color: "#2a9d8f" },
-  }], { ...baseLayout, margin: { l: 120, r: 10, t: 10, b: 30 }, xaxis: { title: { text: "share of importance" } },
+  }], { ...baseLayout, margin: { l: 120, r: 10, t: MODEBAR_ROOM, b: 30 }, xaxis: { title: { text: "share of importance" } },
         annotations: values ? [] : [{ text: "needs 8 finished trials", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }, plotConfig);
 }
 
-function renderWorkers(workers, now) {
-  $("workers").tBodies[0].innerHTML = workers.map((w) => `<tr data-worker="${esc(w.id)}">
-    <td>${esc(w.id)}</td><td>${esc(w.host)}</td><td>${esc(w.pid)}</td><td class="status-${w.status}">${w.status}</td>
-    <td>${w.running.map((t) => `#${t}`).join(" ")}</td><td>${esc(ago(w.last_heartbeat, now))}</td>
-    <td>${w.done}</td><td>${w.failed}</td><td class="requeues" title="trials taken back from it: ${esc(w.lost.join(", "))}">${w.requeues}${w.lost.length ? ` (${w.lost.map((t) => `#${t}`).join(" ")})` : ""}</td></tr>`).join("")
+function workerRow(w, now) {
+  const heard = w.last_heartbeat ? ago(w.last_heartbeat, now)
+    : w.expires ? `registration expired ${ago(w.expires, now)}` : "–";
+  return `<tr data-worker="${esc(w.id)}" data-status="${esc(w.status)}">
+    <td>${esc(w.id)}</td><td>${esc(w.host)}</td><td>${esc(w.pid)}</td><td class="status-${esc(w.status)}">${esc(w.status)}</td>
+    <td>${w.running.map((t) => `#${t}`).join(" ")}</td><td class="heard" title="${esc(when(w.last_heartbeat))}">${esc(heard)}</td>
+    <td>${w.done}</td><td>${w.failed}</td><td class="requeues" title="trials taken back from it: ${esc(w.lost.join(", "))}">${w.requeues}${w.lost.length ? ` (${w.lost.map((t) => `#${t}`).join(" ")})` : ""}</td></tr>`;
+}
+
+// Gone workers that did nothing in this search are folded under one row, listed when it is clicked.
+function renderWorkers(workers, folded, now) {
+  let html = workers.map((w) => workerRow(w, now)).join("");
+  if (folded.length) {
+    const what = `gone worker${folded.length === 1 ? "" : "s"} that ran nothing in this search`;
+    html += `<tr id="workers-folded" class="folded muted"><td colspan="9">${dash.showFolded ? "hide" : "show"} ${folded.length} more: ${what}</td></tr>`;
+    if (dash.showFolded) html += folded.map((w) => workerRow(w, now)).join("");
+  }
+  $("workers").tBodies[0].innerHTML = html
     || `<tr><td colspan="9" class="muted">no worker registered (a Trials file, or no worker running)</td></tr>`;
 }
 
@@ -294,6 +350,11 @@ function setUpTable() {
   $("state-filter").addEventListener("change", () => { dash.page = 0; renderTable(); });
   $("prev").addEventListener("click", () => { dash.page = Math.max(0, dash.page - 1); renderTable(); });
   $("next").addEventListener("click", () => { dash.page += 1; renderTable(); });
+  $("workers").tBodies[0].addEventListener("click", (event) => {
+    if (!event.target.closest("#workers-folded") || !dash.last) return;
+    dash.showFolded = !dash.showFolded;
+    renderWorkers(dash.last.workers, dash.last.workers_folded || [], dash.last.now);
+  });
   $("exp-key").addEventListener("change", (event) => {
     dash.chosen = JSON.parse(event.target.value); dash.since = 0; dash.epoch = null;
   });
@@ -308,7 +369,11 @@ if (window.DASHBOARD_DATA) {
     window.DASHBOARD_BY_KEY.set(JSON.stringify(data.exp_key), data);
   }
   $("exp-key").addEventListener("change", (event) => apply(window.DASHBOARD_BY_KEY.get(event.target.value)));
-  apply(window.DASHBOARD_DATA[0]);
+  // The running search comes first in the data; an address naming another (?search=) opens on it.
+  const named = addressedSearch();
+  const opened = named === null ? undefined
+    : window.DASHBOARD_DATA.find((d) => d.exp_key === named) || window.DASHBOARD_DATA.find((d) => named === "" && d.exp_key === null);
+  apply(opened || window.DASHBOARD_DATA[0]);
 } else {
   poll();
 }
