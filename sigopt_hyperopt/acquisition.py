@@ -35,6 +35,7 @@ from libsigopt.compute.optimization_auxiliary import AdamParameters
 from libsigopt.compute.vectorized_optimizers import AdamOptimizer
 from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical
 
+from .discrete_search import OneHotLayout, maximize_on_space
 from .engine_options import DEFAULT_OPTIONS, EngineOptions
 from .log_ei import LogExpectedImprovement
 
@@ -147,16 +148,28 @@ def set_mean_incumbent(acquisition_function, evaluated: int) -> None:
 
 def maximize_with_constant_liar(domain, acquisition_function, count: int,
                                 budget: SearchBudget = DEFAULT_BUDGET,
-                                options: EngineOptions = DEFAULT_OPTIONS) -> np.ndarray:
-    """``count`` points, each maximizing EI given the ones before it as constant-liar observations."""
+                                options: EngineOptions = DEFAULT_OPTIONS,
+                                layout: OneHotLayout | None = None) -> np.ndarray:
+    """``count`` points, each maximizing EI given the ones before it as constant-liar observations.
+
+    With the ``discrete_search`` option and the space's ``layout``, every candidate is a point of the
+    space and the search is :func:`~sigopt_hyperopt.discrete_search.maximize_on_space`'s.
+    """
     af = copy.deepcopy(acquisition_function)  # lies are appended to the model; keep the caller's clean
     candidates = _candidates(domain, af, budget)
-    log_ei = LogExpectedImprovement(af) if options.log_ei else None
+    on_space = options.discrete_search and layout is not None
+    if on_space:
+        candidates = layout.snap(candidates)
+        lower, upper = (np.asarray(b, dtype=float) for b in domain.get_lower_upper_bounds())
+    log_ei = LogExpectedImprovement(af) if options.log_ei or on_space else None
     chosen = []
     for _ in range(count):
         # Every candidate is rescored: a lie next to good results can raise EI far from it (the GP
         # rings between the lie and its neighbours), so no candidate can be skipped safely.
-        if log_ei is not None:
+        if on_space:
+            point = maximize_on_space(layout, lower, upper, log_ei, candidates, budget.lbfgs_starts,
+                                      budget.lbfgs_iterations)
+        elif log_ei is not None:
             point = _polished_log_ei(domain, log_ei, candidates, log_ei.values(candidates), budget)
         else:
             point = _polished(domain, af, candidates, _scores(af, candidates), budget)
@@ -193,7 +206,7 @@ class BatchedGpNextPoints(GpNextPointsCategorical):
             set_mean_incumbent(acquisition_function, gaussian_process.num_sampled - pending)
         domain = self.form_af_optimization_domain(acquisition_function)
         one_hot_points = maximize_with_constant_liar(domain, acquisition_function, num_to_sample, self.budget,
-                                                     options)
+                                                     options, OneHotLayout.of(self.domain))
         self.tag.update({"optimizer_info": {"search": repr(self.budget)}})
         points, _ = self.convert_one_hot_points_to_distinct_categorical_points(one_hot_points, acquisition_function)
         assert len(points) == num_to_sample or self.domain.is_discrete

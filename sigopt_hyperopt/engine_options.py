@@ -35,6 +35,10 @@ class EngineOptions:
     space_filling_design: bool = False
     """The initialization phase's points as one discrepancy-optimized Latin hypercube over the domain
     (:mod:`~sigopt_hyperopt.initial_design`), instead of libsigopt's independent uniform draws."""
+    discrete_search: bool = False
+    """Search expected improvement over points of the space (categoricals one-hot, integers and grids
+    on their values; :mod:`~sigopt_hyperopt.discrete_search`) with logEI and L-BFGS-B on the
+    continuous coordinates, instead of over libsigopt's continuous relaxation rounded at the end."""
     warm_fit: bool = True
     """Between anchor counts, refit the hyperparameters from the last anchor's fit with few restarts
     instead of libsigopt's ten random ones (a pure schedule: anchors depend only on the oldest
