@@ -33,7 +33,7 @@ from scipy.optimize import minimize
 from libsigopt.aux.constant import PARALLEL_CONSTANT_LIAR
 from libsigopt.compute.optimization_auxiliary import AdamParameters
 from libsigopt.compute.vectorized_optimizers import AdamOptimizer
-from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical
+from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical, convert_from_one_hot
 
 from .discrete_search import OneHotLayout, maximize_on_space
 from .engine_options import DEFAULT_OPTIONS, EngineOptions
@@ -59,6 +59,10 @@ class SearchBudget:
 
 
 DEFAULT_BUDGET = SearchBudget()
+
+REPEAT_TOLERANCE = 1e-6
+"""With ``keep_close_points``: a suggestion this close to an evaluated point (libsigopt's scaled
+distance, relative to the domain) counts as a repeat and is replaced by a random point."""
 
 
 class _WidthScaledAdam(AdamOptimizer):
@@ -208,7 +212,13 @@ class BatchedGpNextPoints(GpNextPointsCategorical):
         one_hot_points = maximize_with_constant_liar(domain, acquisition_function, num_to_sample, self.budget,
                                                      options, OneHotLayout.of(self.domain))
         self.tag.update({"optimizer_info": {"search": repr(self.budget)}})
-        points, _ = self.convert_one_hot_points_to_distinct_categorical_points(one_hot_points, acquisition_function)
+        if options.keep_close_points:
+            proposed = convert_from_one_hot(one_hot_points, self.domain, acquisition_function)
+            points = self.domain.replace_duplicate_points(proposed, self.points_sampled_points,
+                                                          tolerance=REPEAT_TOLERANCE)
+        else:
+            points, _ = self.convert_one_hot_points_to_distinct_categorical_points(one_hot_points,
+                                                                                   acquisition_function)
         assert len(points) == num_to_sample or self.domain.is_discrete
         return {
             "acceptable": [self.domain.check_point_acceptable(p) for p in points],

@@ -39,6 +39,10 @@ class EngineOptions:
     """Search expected improvement over points of the space (categoricals one-hot, integers and grids
     on their values; :mod:`~sigopt_hyperopt.discrete_search`) with logEI and L-BFGS-B on the
     continuous coordinates, instead of over libsigopt's continuous relaxation rounded at the end."""
+    keep_close_points: bool = False
+    """Keep a suggestion however close it is to an evaluated point (only a repeat is replaced),
+    instead of libsigopt's replacing any suggestion within 1 % of the domain's scale of an
+    evaluated point by a random one: that rule makes fine convergence on an optimum impossible."""
     warm_fit: bool = True
     """Between anchor counts, refit the hyperparameters from the last anchor's fit with few restarts
     instead of libsigopt's ten random ones (a pure schedule: anchors depend only on the oldest
