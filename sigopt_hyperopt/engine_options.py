@@ -35,11 +35,11 @@ class EngineOptions:
     space_filling_design: bool = False
     """The initialization phase's points as one discrepancy-optimized Latin hypercube over the domain
     (:mod:`~sigopt_hyperopt.initial_design`), instead of libsigopt's independent uniform draws."""
-    discrete_search: bool = False
+    discrete_search: bool = True
     """Search expected improvement over points of the space (categoricals one-hot, integers and grids
     on their values; :mod:`~sigopt_hyperopt.discrete_search`) with logEI and L-BFGS-B on the
     continuous coordinates, instead of over libsigopt's continuous relaxation rounded at the end."""
-    keep_close_points: bool = False
+    keep_close_points: bool = True
     """Keep a suggestion however close it is to an evaluated point (only a repeat is replaced),
     instead of libsigopt's replacing any suggestion within 1 % of the domain's scale of an
     evaluated point by a random one: that rule makes fine convergence on an optimum impossible."""
