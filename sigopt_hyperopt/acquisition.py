@@ -14,11 +14,15 @@ back to categorical/integer points, and replaces only the search:
 3. for several points, add the chosen point as a constant-liar observation and score the same
    candidates again (they are drawn once per call).
 
-With the engine's ``log_ei`` option (the default) the scan and the polish work on the logarithm of
-EI (:mod:`~sigopt_hyperopt.log_ei`), and the polish is one L-BFGS-B run over all starts at once (the
-sum of their logEI, whose gradient separates by start: one batched posterior evaluation per step,
-as Optuna's GPSampler and BoTorch batch their restarts).  With ``mean_incumbent`` the improvement
-is measured from the lowest posterior mean at an evaluated point.
+With the engine's ``discrete_search`` option (the default) or ``log_ei`` the scan and the polish work
+on the logarithm of EI (:mod:`~sigopt_hyperopt.log_ei`), and the polish is one L-BFGS-B run over all
+starts at once (the sum of their logEI, whose gradient separates by start: one batched posterior
+evaluation per step, as Optuna's GPSampler and BoTorch batch their restarts); ``discrete_search``
+also keeps every candidate on the space's own points (:mod:`~sigopt_hyperopt.discrete_search`).
+With ``keep_close_points`` (the default) a point may land as close to an evaluated one as EI wants;
+libsigopt replaces any point within 1 % of an evaluated one by a random point, which kept searches
+from converging on an optimum.  With ``mean_incumbent`` the improvement is measured from the lowest
+posterior mean at an evaluated point.
 
 All randomness comes from numpy's global generator, which the engine seeds per call.
 """
