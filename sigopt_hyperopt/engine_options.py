@@ -26,7 +26,7 @@ class EngineOptions:
     log_ei: bool = False
     """Search the logarithm of expected improvement (finite where EI underflows) and polish the best
     candidates with batched L-BFGS-B on its gradient, instead of a short Adam ascent on EI."""
-    map_fit: bool = False
+    map_fit: bool = True
     """Fit the GP's hyperparameters as a posterior mode (priors on length scales, signal and noise
     variance) with L-BFGS-B in log parameters (:mod:`~sigopt_hyperopt.map_fit`), instead of
     libsigopt's maximum likelihood by SLSQP."""
