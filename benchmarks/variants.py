@@ -29,8 +29,12 @@ RESULTS = Path(__file__).parent / "results" / "variants"
 PEERS = ("optuna_gp", "rand")
 
 
-def section(results: Path, columns: list[str], reference: str, chosen: str, at: int, command: str) -> str:
-    parts = ["## Embedded engine: variants on the suite's problems",
+TITLE = "Embedded engine: variants on the suite's problems"
+
+
+def section(results: Path, columns: list[str], reference: str, chosen: str, at: int, command: str,
+            title: str = TITLE) -> str:
+    parts = [f"## {title}",
              f"Command: `{command}`. Machine: {machine()}. Written {datetime.date.today().isoformat()}; the 2 cores "
              "were shared with other agents' work, so seconds compare only within a table. Each `sigopt:` column "
              "is the engine with the named options of `EngineOptions` switched on (+) or off (−) relative to "
@@ -67,6 +71,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--section", default="engine-variants",
+                        help="the section of docs/benchmarks.md to write (one per run kept)")
+    parser.add_argument("--title", default=TITLE, help="the section's heading")
     args = parser.parse_args()
     columns = list(dict.fromkeys([*args.columns, args.reference, args.chosen, *PEERS]))
     if not args.report_only:
@@ -84,9 +91,13 @@ def main() -> None:
     command = ("uv run --group bench --group peers python -m benchmarks.variants --columns " + " ".join(args.columns)
                + f" --reference {args.reference} --chosen {args.chosen} --problems " + " ".join(args.problems)
                + f" --seeds {args.seeds} --evals {args.evals}")
+    if args.results != RESULTS:
+        command += f" --results {args.results.as_posix()}"
+    if args.section != "engine-variants":
+        command += f" --section {args.section} --title '{args.title}'"
     text = DOC.read_text() if DOC.exists() else HEADER
-    DOC.write_text(replace_section(text, "engine-variants",
-                                   section(args.results, columns, args.reference, args.chosen, args.evals, command)))
+    DOC.write_text(replace_section(text, args.section, section(args.results, columns, args.reference, args.chosen,
+                                                               args.evals, command, args.title)))
 
 
 if __name__ == "__main__":

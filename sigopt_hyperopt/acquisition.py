@@ -14,11 +14,15 @@ back to categorical/integer points, and replaces only the search:
 3. for several points, add the chosen point as a constant-liar observation and score the same
    candidates again (they are drawn once per call).
 
-With the engine's ``log_ei`` option (the default) the scan and the polish work on the logarithm of
-EI (:mod:`~sigopt_hyperopt.log_ei`), and the polish is one L-BFGS-B run over all starts at once (the
-sum of their logEI, whose gradient separates by start: one batched posterior evaluation per step,
-as Optuna's GPSampler and BoTorch batch their restarts).  With ``mean_incumbent`` the improvement
-is measured from the lowest posterior mean at an evaluated point.
+With the engine's ``discrete_search`` option (the default) or ``log_ei`` the scan and the polish work
+on the logarithm of EI (:mod:`~sigopt_hyperopt.log_ei`), and the polish is one L-BFGS-B run over all
+starts at once (the sum of their logEI, whose gradient separates by start: one batched posterior
+evaluation per step, as Optuna's GPSampler and BoTorch batch their restarts); ``discrete_search``
+also keeps every candidate on the space's own points (:mod:`~sigopt_hyperopt.discrete_search`).
+With ``keep_close_points`` (the default) a point may land as close to an evaluated one as EI wants;
+libsigopt replaces any point within 1 % of an evaluated one by a random point, which kept searches
+from converging on an optimum.  With ``mean_incumbent`` the improvement is measured from the lowest
+posterior mean at an evaluated point.
 
 All randomness comes from numpy's global generator, which the engine seeds per call.
 """
@@ -33,8 +37,9 @@ from scipy.optimize import minimize
 from libsigopt.aux.constant import PARALLEL_CONSTANT_LIAR
 from libsigopt.compute.optimization_auxiliary import AdamParameters
 from libsigopt.compute.vectorized_optimizers import AdamOptimizer
-from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical
+from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical, convert_from_one_hot
 
+from .discrete_search import OneHotLayout, maximize_on_space
 from .engine_options import DEFAULT_OPTIONS, EngineOptions
 from .log_ei import LogExpectedImprovement
 
@@ -58,6 +63,10 @@ class SearchBudget:
 
 
 DEFAULT_BUDGET = SearchBudget()
+
+REPEAT_TOLERANCE = 1e-6
+"""With ``keep_close_points``: a suggestion this close to an evaluated point (libsigopt's scaled
+distance, relative to the domain) counts as a repeat and is replaced by a random point."""
 
 
 class _WidthScaledAdam(AdamOptimizer):
@@ -147,16 +156,28 @@ def set_mean_incumbent(acquisition_function, evaluated: int) -> None:
 
 def maximize_with_constant_liar(domain, acquisition_function, count: int,
                                 budget: SearchBudget = DEFAULT_BUDGET,
-                                options: EngineOptions = DEFAULT_OPTIONS) -> np.ndarray:
-    """``count`` points, each maximizing EI given the ones before it as constant-liar observations."""
+                                options: EngineOptions = DEFAULT_OPTIONS,
+                                layout: OneHotLayout | None = None) -> np.ndarray:
+    """``count`` points, each maximizing EI given the ones before it as constant-liar observations.
+
+    With the ``discrete_search`` option and the space's ``layout``, every candidate is a point of the
+    space and the search is :func:`~sigopt_hyperopt.discrete_search.maximize_on_space`'s.
+    """
     af = copy.deepcopy(acquisition_function)  # lies are appended to the model; keep the caller's clean
     candidates = _candidates(domain, af, budget)
-    log_ei = LogExpectedImprovement(af) if options.log_ei else None
+    on_space = options.discrete_search and layout is not None
+    if on_space:
+        candidates = layout.snap(candidates)
+        lower, upper = (np.asarray(b, dtype=float) for b in domain.get_lower_upper_bounds())
+    log_ei = LogExpectedImprovement(af) if options.log_ei or on_space else None
     chosen = []
     for _ in range(count):
         # Every candidate is rescored: a lie next to good results can raise EI far from it (the GP
         # rings between the lie and its neighbours), so no candidate can be skipped safely.
-        if log_ei is not None:
+        if on_space:
+            point = maximize_on_space(layout, lower, upper, log_ei, candidates, budget.lbfgs_starts,
+                                      budget.lbfgs_iterations)
+        elif log_ei is not None:
             point = _polished_log_ei(domain, log_ei, candidates, log_ei.values(candidates), budget)
         else:
             point = _polished(domain, af, candidates, _scores(af, candidates), budget)
@@ -193,9 +214,15 @@ class BatchedGpNextPoints(GpNextPointsCategorical):
             set_mean_incumbent(acquisition_function, gaussian_process.num_sampled - pending)
         domain = self.form_af_optimization_domain(acquisition_function)
         one_hot_points = maximize_with_constant_liar(domain, acquisition_function, num_to_sample, self.budget,
-                                                     options)
+                                                     options, OneHotLayout.of(self.domain))
         self.tag.update({"optimizer_info": {"search": repr(self.budget)}})
-        points, _ = self.convert_one_hot_points_to_distinct_categorical_points(one_hot_points, acquisition_function)
+        if options.keep_close_points:
+            proposed = convert_from_one_hot(one_hot_points, self.domain, acquisition_function)
+            points = self.domain.replace_duplicate_points(proposed, self.points_sampled_points,
+                                                          tolerance=REPEAT_TOLERANCE)
+        else:
+            points, _ = self.convert_one_hot_points_to_distinct_categorical_points(one_hot_points,
+                                                                                   acquisition_function)
         assert len(points) == num_to_sample or self.domain.is_discrete
         return {
             "acceptable": [self.domain.check_point_acceptable(p) for p in points],

@@ -26,7 +26,7 @@ class EngineOptions:
     log_ei: bool = False
     """Search the logarithm of expected improvement (finite where EI underflows) and polish the best
     candidates with batched L-BFGS-B on its gradient, instead of a short Adam ascent on EI."""
-    map_fit: bool = False
+    map_fit: bool = True
     """Fit the GP's hyperparameters as a posterior mode (priors on length scales, signal and noise
     variance) with L-BFGS-B in log parameters (:mod:`~sigopt_hyperopt.map_fit`), instead of
     libsigopt's maximum likelihood by SLSQP."""
@@ -35,6 +35,14 @@ class EngineOptions:
     space_filling_design: bool = False
     """The initialization phase's points as one discrepancy-optimized Latin hypercube over the domain
     (:mod:`~sigopt_hyperopt.initial_design`), instead of libsigopt's independent uniform draws."""
+    discrete_search: bool = True
+    """Search expected improvement over points of the space (categoricals one-hot, integers and grids
+    on their values; :mod:`~sigopt_hyperopt.discrete_search`) with logEI and L-BFGS-B on the
+    continuous coordinates, instead of over libsigopt's continuous relaxation rounded at the end."""
+    keep_close_points: bool = True
+    """Keep a suggestion however close it is to an evaluated point (only a repeat is replaced),
+    instead of libsigopt's replacing any suggestion within 1 % of the domain's scale of an
+    evaluated point by a random one: that rule makes fine convergence on an optimum impossible."""
     warm_fit: bool = True
     """Between anchor counts, refit the hyperparameters from the last anchor's fit with few restarts
     instead of libsigopt's ten random ones (a pure schedule: anchors depend only on the oldest
