@@ -48,6 +48,7 @@ from .address import connect, parse_mongo_url
 from .clock import ServerClock
 from .nonfinite import encode_result
 from .outages import OUTAGE_TOLERANCE_S, insert_ignoring_duplicates, survives_outages
+from .stored_form import attachment_entries, stored_attachments
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ class MongoJobs(mongoexp.MongoJobs):
     @survives_outages
     def delete_all(self, cond: dict | None = None) -> None:
         for document in self.jobs.find(filter=cond or {}, projection=["_id", "_attachments"]):
-            for _name, file_id in document.get("_attachments", []):
+            for _name, file_id in attachment_entries(document):
                 try:
                     self.gfs.delete(file_id)
                 except gridfs.errors.NoFile:
@@ -517,6 +518,39 @@ class MongoJobs(mongoexp.MongoJobs):
         if exp_key is not None:
             query["exp_key"] = {"$in": [exp_key, None]}
         return self.db[WORKERS_COLLECTION].count_documents(query)
+
+    # -- a trial's own attachments (hyperopt's API; stored as stored_form.py says) ---------------------
+
+    def attachment_names(self, doc: dict) -> list[str]:
+        return [str(name) for name, _file in attachment_entries(doc)]
+
+    def set_attachment(self, doc: dict, blob: bytes, name: str, collection: Any = None) -> None:
+        """Store ``blob`` as ``doc``'s attachment ``name`` (replacing one of that name) in GridFS."""
+        entries = attachment_entries(doc)
+        replaced = [file_id for entry_name, file_id in entries if entry_name == name]
+        file_id = self.gfs.put(blob, filename=f"{doc['_id']}_{name}")
+        kept = [(entry_name, old) for entry_name, old in entries if entry_name != name]
+        self.update(doc, {"_attachments": stored_attachments([*kept, (name, file_id)])}, collection=collection)
+        for old in replaced:
+            self.gfs.delete(old)
+
+    def get_attachment(self, doc: dict, name: str) -> bytes:
+        """The blob attached to ``doc`` as ``name``; hyperopt's ``OperationFailure`` when there is none."""
+        file_ids = [file_id for entry_name, file_id in attachment_entries(doc) if entry_name == name]
+        if len(file_ids) != 1:
+            raise mongoexp.OperationFailure(f"attachment {name!r} of job {doc.get('_id')}: "
+                                            f"{'not found' if not file_ids else 'stored more than once'}")
+        return self.gfs.get(file_ids[0]).read()
+
+    def delete_attachment(self, doc: dict, name: str, collection: Any = None) -> None:
+        entries = attachment_entries(doc)
+        gone = [file_id for entry_name, file_id in entries if entry_name == name]
+        if not gone:
+            raise mongoexp.OperationFailure(f"attachment {name!r} of job {doc.get('_id')}: not found")
+        kept = [(entry_name, file_id) for entry_name, file_id in entries if entry_name != name]
+        self.update(doc, {"_attachments": stored_attachments(kept)}, collection=collection)
+        for file_id in gone:
+            self.gfs.delete(file_id)
 
     # -- hyperopt's versioned update -----------------------------------------------------------------
 
