@@ -41,14 +41,14 @@ import gridfs.errors
 import pymongo
 import pymongo.errors
 import pymongo.results
+from bson import ObjectId
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from .address import connect, parse_mongo_url
 from .clock import ServerClock
-from .nonfinite import encode_result
 from .outages import OUTAGE_TOLERANCE_S, insert_ignoring_duplicates, survives_outages
-from .stored_form import attachment_entries, stored_attachments
+from .stored_form import attachment_entries, decode_document, encode_document, stored_attachments
 
 logger = logging.getLogger(__name__)
 
@@ -153,15 +153,18 @@ class MongoJobs(mongoexp.MongoJobs):
 
     @survives_outages
     def insert(self, job: dict) -> dict:
-        document = copy.deepcopy(job)
-        self.jobs.insert_one(document)
-        self.enqueue([document])
-        return document
+        job = copy.deepcopy(job)
+        job.setdefault("_id", ObjectId())
+        self.jobs.insert_one(encode_document(job))
+        self.enqueue([job])
+        return job
 
     @survives_outages
     def insert_many(self, docs: list[dict]) -> None:
         """Insert jobs and their queue entries; a retried batch skips what the first try wrote."""
-        insert_ignoring_duplicates(self.jobs, docs)
+        for doc in docs:
+            doc.setdefault("_id", ObjectId())
+        insert_ignoring_duplicates(self.jobs, [encode_document(doc) for doc in docs])
         self.enqueue(docs)
 
     def enqueue(self, jobs: list[dict]) -> None:
@@ -323,7 +326,7 @@ class MongoJobs(mongoexp.MongoJobs):
             self.queue.delete_one({"_id": entry["_id"]})  # taken, or stale (cancelled, or a later attempt queued)
             if job is not None and job["owner"] == host_id:
                 self.record_change(job)
-                return job
+                return decode_document(job)
             self.running.delete_one({"_id": entry["_id"], "owner": host_id})  # nothing to run
         return None
 
@@ -337,7 +340,7 @@ class MongoJobs(mongoexp.MongoJobs):
                 self.set_current_job(host_id, job["_id"])
                 self.queue.delete_one({"_id": entry["_id"]})
                 self.record_change(job)
-                return job
+                return decode_document(job)
         return None
 
     def _legacy_look_due(self) -> bool:
@@ -557,9 +560,7 @@ class MongoJobs(mongoexp.MongoJobs):
     def update(self, doc: dict, dct: dict, collection: Any = None, do_sanity_checks: bool = True) -> dict:
         """Set ``dct`` on ``doc`` if nobody changed it meanwhile (hyperopt's version check)."""
         collection = self.collection if collection is None else collection
-        changes = copy.deepcopy(dct)
-        if "result" in changes:  # NaN and ±inf as every MongoDB-wire server stores them (nonfinite.py)
-            changes["result"] = encode_result(changes["result"])
+        changes = encode_document(dct)  # a copy: NaN, ±inf and nested arrays as every server stores them
         if "_id" not in doc:
             raise ValueError('doc must have an "_id" key to be updated')
         if changes.pop("_id", doc["_id"]) != doc["_id"]:
