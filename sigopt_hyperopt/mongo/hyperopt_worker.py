@@ -108,6 +108,7 @@ class MongoWorker:
         self.exp_key = exp_key
         self.logfilename = logfilename
         self._runner: _OneJob | None = None
+        self._own_id = ""
 
     def make_log_handler(self) -> None:
         """``self.log_handler``: the file handler ``run_one`` attaches to the root logger."""
@@ -122,8 +123,7 @@ class MongoWorker:
         (the job is then ERROR).  ``erase_created_workdir``: remove the job's directory afterwards if
         this call created it."""
         runner = self._runner_for(reserve_timeout)
-        if host_id is not None:
-            runner.host_id = stored_owner(host_id)
+        runner.host_id = stored_owner(host_id) if host_id is not None else self._own_id
         runner.erase_created_workdir = erase_created_workdir
         job = runner._reserve()
         if job is None:
@@ -146,6 +146,7 @@ class MongoWorker:
                                 workdir=self.workdir)
         if self._runner is None:
             self._runner = _OneJob(options, jobs=self.mj)
+            self._own_id = self._runner.host_id  # host:pid:random, for calls that name no host_id
         else:
             self._runner.options = dataclasses.replace(options, outage_tolerance=self._runner.options.outage_tolerance)
         return self._runner
