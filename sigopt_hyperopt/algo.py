@@ -98,6 +98,10 @@ def sigopt_suggest(
     return trials.new_trial_docs(ids, [None] * len(ids), [domain.new_result() for _ in ids], miscs)
 
 
+sigopt_suggest.suggests_batches = True  # type: ignore[attr-defined]
+"""SigOpt plans a batch's points together (and may return fewer): the pool's loop asks for whole batches."""
+
+
 def report_finished(trials: Any, space: Any, **options: Any) -> None:
     """Report every finished trial not reported yet, without asking for new points.
 

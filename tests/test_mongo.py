@@ -190,6 +190,7 @@ def test_four_workers_and_a_queue_sized_to_them(mongo_db):
             batches.append(len(new_ids))
             return sigopt_suggest(new_ids, domain, trials_, seed)
 
+        recording_suggest.suggests_batches = True  # it is sigopt_suggest: asked for whole batches
         fmin(slow_quadratic, {"x": hp.uniform("x", -1, 1)}, algo=recording_suggest, max_evals=16, trials=trials,
              rstate=np.random.default_rng(0), show_progressbar=False)
         docs = trials.all_trial_docs()

@@ -153,6 +153,31 @@ class WaitNotes:
             self._progress.note(note)
 
 
+SEED_BOUND = 2**31 - 1
+"""The bound of the seeds hyperopt's loop draws from ``rstate`` (``rstate.integers(SEED_BOUND)``)."""
+
+
+def one_seed_per_trial(algo: Callable, rstate: Any) -> Callable:
+    """``algo`` asked for one trial at a time, each with its own seed drawn from ``rstate``.
+
+    hyperopt's loop draws one seed per call, and its algorithms draw a batch's trials in a row from
+    that seed: the points a seeded search tries depend on how its trials were batched.  A queue that
+    follows the pool batches by timing, so two runs with the same ``rstate`` would differ.  Called one
+    trial at a time (the loop's seed for the first, the next draws of ``rstate`` for the others), the
+    search draws one seed per trial in order whatever the batches, as it does with hyperopt's
+    ``max_queue_len=1``.  Algorithms that plan batches together (``sigopt_suggest``, marked
+    ``suggests_batches``) are asked for the whole batch.
+    """
+
+    def suggest(new_ids: Any, domain: Any, trials: Any, seed: int) -> list:
+        docs: list = []
+        for i, new_id in enumerate(new_ids):
+            docs.extend(algo([new_id], domain, trials, seed if i == 0 else int(rstate.integers(SEED_BOUND))))
+        return docs
+
+    return suggest
+
+
 class PoolSizedFMinIter(FMinIter):
     """``FMinIter`` whose queue length follows the number of live workers when not fixed."""
 
@@ -167,6 +192,8 @@ class PoolSizedFMinIter(FMinIter):
         self._last_read = 0.0
         super().__init__(*args, **kwargs)
         self.poll_interval_secs = poll_interval
+        if fixed_queue_len is None and not getattr(getattr(self.algo, "func", self.algo), "suggests_batches", False):
+            self.algo = one_seed_per_trial(self.algo, self.rstate)
         self._notes = WaitNotes(self.trials) if hasattr(self.trials, "why_waiting") else None
         self.progress_callback = self._noted(self.progress_callback)
 

@@ -41,13 +41,14 @@ import gridfs.errors
 import pymongo
 import pymongo.errors
 import pymongo.results
+from bson import ObjectId
 from hyperopt import mongoexp
 from hyperopt.base import JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from .address import MongoAddress, connect, parse_mongo_url
 from .clock import ServerClock
-from .nonfinite import encode_result
 from .outages import OUTAGE_TOLERANCE_S, insert_ignoring_duplicates, survives_outages
+from .stored_form import attachment_entries, decode_document, encode_document, stored_attachments
 
 logger = logging.getLogger(__name__)
 
@@ -158,15 +159,18 @@ class MongoJobs(mongoexp.MongoJobs):
 
     @survives_outages
     def insert(self, job: dict) -> dict:
-        document = copy.deepcopy(job)
-        self.jobs.insert_one(document)
-        self.enqueue([document])
-        return document
+        job = copy.deepcopy(job)
+        job.setdefault("_id", ObjectId())
+        self.jobs.insert_one(encode_document(job))
+        self.enqueue([job])
+        return job
 
     @survives_outages
     def insert_many(self, docs: list[dict]) -> None:
         """Insert jobs and their queue entries; a retried batch skips what the first try wrote."""
-        insert_ignoring_duplicates(self.jobs, docs)
+        for doc in docs:
+            doc.setdefault("_id", ObjectId())
+        insert_ignoring_duplicates(self.jobs, [encode_document(doc) for doc in docs])
         self.enqueue(docs)
 
     def enqueue(self, jobs: list[dict]) -> None:
@@ -252,7 +256,7 @@ class MongoJobs(mongoexp.MongoJobs):
     @survives_outages
     def delete_all(self, cond: dict | None = None) -> None:
         for document in self.jobs.find(filter=cond or {}, projection=["_id", "_attachments"]):
-            for _name, file_id in document.get("_attachments", []):
+            for _name, file_id in attachment_entries(document):
                 try:
                     self.gfs.delete(file_id)
                 except gridfs.errors.NoFile:
@@ -328,7 +332,7 @@ class MongoJobs(mongoexp.MongoJobs):
             self.queue.delete_one({"_id": entry["_id"]})  # taken, or stale (cancelled, or a later attempt queued)
             if job is not None and job["owner"] == host_id:
                 self.record_change(job)
-                return job
+                return decode_document(job)
             self.running.delete_one({"_id": entry["_id"], "owner": host_id})  # nothing to run
         return None
 
@@ -342,7 +346,7 @@ class MongoJobs(mongoexp.MongoJobs):
                 self.set_current_job(host_id, job["_id"])
                 self.queue.delete_one({"_id": entry["_id"]})
                 self.record_change(job)
-                return job
+                return decode_document(job)
         return None
 
     def _legacy_look_due(self) -> bool:
@@ -538,14 +542,45 @@ class MongoJobs(mongoexp.MongoJobs):
             query["exp_key"] = {"$in": [exp_key, None]}
         return self.db[WORKERS_COLLECTION].count_documents(query)
 
+    # -- a trial's own attachments (hyperopt's API; stored as stored_form.py says) ---------------------
+
+    def attachment_names(self, doc: dict) -> list[str]:
+        return [str(name) for name, _file in attachment_entries(doc)]
+
+    def set_attachment(self, doc: dict, blob: bytes, name: str, collection: Any = None) -> None:
+        """Store ``blob`` as ``doc``'s attachment ``name`` (replacing one of that name) in GridFS."""
+        entries = attachment_entries(doc)
+        replaced = [file_id for entry_name, file_id in entries if entry_name == name]
+        file_id = self.gfs.put(blob, filename=f"{doc['_id']}_{name}")
+        kept = [(entry_name, old) for entry_name, old in entries if entry_name != name]
+        self.update(doc, {"_attachments": stored_attachments([*kept, (name, file_id)])}, collection=collection)
+        for old in replaced:
+            self.gfs.delete(old)
+
+    def get_attachment(self, doc: dict, name: str) -> bytes:
+        """The blob attached to ``doc`` as ``name``; hyperopt's ``OperationFailure`` when there is none."""
+        file_ids = [file_id for entry_name, file_id in attachment_entries(doc) if entry_name == name]
+        if len(file_ids) != 1:
+            raise mongoexp.OperationFailure(f"attachment {name!r} of job {doc.get('_id')}: "
+                                            f"{'not found' if not file_ids else 'stored more than once'}")
+        return self.gfs.get(file_ids[0]).read()
+
+    def delete_attachment(self, doc: dict, name: str, collection: Any = None) -> None:
+        entries = attachment_entries(doc)
+        gone = [file_id for entry_name, file_id in entries if entry_name == name]
+        if not gone:
+            raise mongoexp.OperationFailure(f"attachment {name!r} of job {doc.get('_id')}: not found")
+        kept = [(entry_name, file_id) for entry_name, file_id in entries if entry_name != name]
+        self.update(doc, {"_attachments": stored_attachments(kept)}, collection=collection)
+        for file_id in gone:
+            self.gfs.delete(file_id)
+
     # -- hyperopt's versioned update -----------------------------------------------------------------
 
     def update(self, doc: dict, dct: dict, collection: Any = None, do_sanity_checks: bool = True) -> dict:
         """Set ``dct`` on ``doc`` if nobody changed it meanwhile (hyperopt's version check)."""
         collection = self.collection if collection is None else collection
-        changes = copy.deepcopy(dct)
-        if "result" in changes:  # NaN and ±inf as every MongoDB-wire server stores them (nonfinite.py)
-            changes["result"] = encode_result(changes["result"])
+        changes = encode_document(dct)  # a copy: NaN, ±inf and nested arrays as every server stores them
         if "_id" not in doc:
             raise ValueError('doc must have an "_id" key to be updated')
         if changes.pop("_id", doc["_id"]) != doc["_id"]:

@@ -6,7 +6,7 @@ connection on a NaN and refuses ±inf with an error, so a worker that wrote them
 its job (or, for a NaN, took the refusal for an outage).  So a result is written through
 :func:`encode_result`, which turns every non-finite float, however deeply nested, into
 ``{"__nonfinite__": "nan" | "inf" | "-inf"}``, and the driver reads it back through
-:func:`decode_result`.  A reader that does not decode sees a dict where the number was: it cannot
+:func:`decode` (both applied to whole job documents by :mod:`.stored_form`).  A reader that does not decode sees a dict where the number was: it cannot
 take it for a finite loss, so such a trial still counts as failed.
 """
 
@@ -39,19 +39,3 @@ def decode(value: Any) -> Any:
     if isinstance(value, list):
         return [decode(item) for item in value]
     return value
-
-
-def decode_result(doc: dict) -> dict:
-    """A trial document as read, with its result decoded (the same document when there is nothing to do)."""
-    result = doc.get("result")
-    if not isinstance(result, dict) or not _marked(result):
-        return doc
-    return {**doc, "result": decode(result)}
-
-
-def _marked(value: Any) -> bool:
-    if isinstance(value, dict):
-        return MARK in value or any(_marked(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_marked(item) for item in value)
-    return False

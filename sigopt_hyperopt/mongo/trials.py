@@ -31,7 +31,8 @@ from .attachments import DurableAttachments, ReportedMarks
 from .fence import CANCEL, INSERT, SearchFence, cancel_queued_jobs, forget_writes, take_over
 from .jobs import MongoJobs
 from .lease import LEASE_SECONDS, DriverLease
-from .nonfinite import decode_result
+from .stored_form import decode_document
+from .trial_ids import allocate_trial_ids
 from .outages import OUTAGE_TOLERANCE_S, survives_outages
 
 if TYPE_CHECKING:
@@ -68,7 +69,9 @@ class TrialsView:
     """Documents added after all others (the driver's own inserts) since the lists were last updated."""
 
     def put(self, doc: dict) -> None:
-        doc = decode_result(doc)  # NaN and ±inf as the worker stored them (nonfinite.py)
+        if "state" not in doc:
+            return  # not a trial (anyone can write the collection): hyperopt's lists hold none
+        doc = decode_document(doc)  # NaN, ±inf and nested arrays as they were written (stored_form.py)
         old = self.docs.get(doc["_id"])
         if old is not None and int(old.get("version", 0)) > int(doc.get("version", 0)):
             return  # an older write logged after a newer one was read
@@ -381,15 +384,11 @@ class MongoTrials(mongoexp.MongoTrials):
 
     @survives_outages
     def new_trial_ids(self, n: int) -> list[int]:
-        """Trial ids unique across the database (as hyperopt's), allocated atomically."""
+        """Trial ids unique across the database (as hyperopt's), each owned by a unique-key claim (trial_ids.py)."""
         if n <= 0:
             return []
         self.fence_writes("trial ids")
-        counter = self.handle.db.job_ids.find_one_and_update(
-            {"a": 0}, {"$inc": {"last_id": n}}, upsert=True, return_document=pymongo.ReturnDocument.AFTER
-        )
-        last = int(counter["last_id"])
-        return list(range(last - n, last))
+        return allocate_trial_ids(self.handle.db, n)
 
     def all_trial_docs(self) -> list[dict]:
         """Every trial of this experiment, ERROR ones included (``refresh`` leaves those out)."""

@@ -84,7 +84,7 @@ class Worker:
 
     def __init__(self, options: WorkerOptions, jobs: MongoJobs | None = None) -> None:
         self.options = options
-        self.address = parse_mongo_url(options.mongo)
+        self.address = parse_mongo_url(options.mongo) if options.mongo or jobs is None else None
         self.jobs = jobs if jobs is not None else MongoJobs.new_from_connection_str(options.mongo)
         self.jobs.outage_tolerance = options.outage_tolerance
         self.host_id = new_worker_id()
@@ -96,6 +96,7 @@ class Worker:
         self._next_full_look = 0.0
         self._start_directory = os.getcwd()
         self._domains: dict[tuple[Any, str], tuple[Any, Any]] = {}
+        self._stop_signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)
         self.done = 0
         """Jobs completed by :meth:`run`."""
         self.gave_up = False
@@ -108,7 +109,8 @@ class Worker:
         self._install_signal_handlers()
         deadline = time.monotonic() + self.options.last_job_timeout if self.options.last_job_timeout else None
         done = failures = 0
-        logger.info("worker %s polling %s every %.1f s", self.host_id, self.address.redacted, self.options.poll_interval)
+        shown = self.address.redacted if self.address is not None else self.jobs.jobs.full_name
+        logger.info("worker %s polling %s every %.1f s", self.host_id, shown, self.options.poll_interval)
         while done < self.options.max_jobs and failures < self.options.max_consecutive_failures:
             if self._stopping.is_set() or (deadline is not None and time.monotonic() > deadline):
                 break
@@ -288,6 +290,10 @@ class Worker:
 
     # -- signals ---------------------------------------------------------------------------------
 
+    def stop_on(self, *signums: int) -> None:
+        """Also stop cleanly on these signals (besides SIGTERM and SIGINT), from the next :meth:`run`."""
+        self._stop_signals = (*self._stop_signals, *signums)
+
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
@@ -307,8 +313,8 @@ class Worker:
             if self._evaluating:
                 raise _HandBack()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        for signum in self._stop_signals:
+            signal.signal(signum, stop)
         signal.signal(signal.SIGALRM, grace_over)
 
 
