@@ -33,13 +33,12 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from libsigopt.aux.constant import PARALLEL_CONSTANT_LIAR
 from libsigopt.compute.optimization_auxiliary import AdamParameters
 from libsigopt.compute.vectorized_optimizers import AdamOptimizer
 from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical, convert_from_one_hot
 
-from .discrete_search import OneHotLayout, maximize_on_space
+from .discrete_search import OneHotLayout, distinct_top, maximize_on_space, polish
 from .engine_options import DEFAULT_OPTIONS, EngineOptions
 from .log_ei import LogExpectedImprovement
 
@@ -111,31 +110,13 @@ def _polished(domain, acquisition_function, candidates: np.ndarray, scores: np.n
 def _polished_log_ei(domain, log_ei: LogExpectedImprovement, candidates: np.ndarray, scores: np.ndarray,
                      budget: SearchBudget) -> np.ndarray:
     """The best point of one L-BFGS-B run over the top distinct candidates (logEI summed over starts)."""
-    order = np.argsort(-scores, kind="stable")
-    top = [order[0]]
-    for index in order[1:]:  # distinct starts: the scan's top few are often one cloud's neighbours
-        if len(top) >= budget.lbfgs_starts:
-            break
-        if all(np.max(np.abs(candidates[index] - candidates[t])) > 1e-9 for t in top):
-            top.append(index)
-    best_point, best_score = candidates[order[0]], scores[order[0]]
+    top = distinct_top(candidates, scores, budget.lbfgs_starts)
+    best_point, best_score = candidates[top[0]], scores[top[0]]
     if not log_ei.differentiable or budget.lbfgs_iterations <= 0 or not np.isfinite(best_score):
         return best_point
-    starts = candidates[top]
-    count, dim = starts.shape
     lower, upper = (np.asarray(b, dtype=float) for b in domain.get_lower_upper_bounds())
-
-    def objective(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        values, gradients = log_ei.values_and_gradients(flat.reshape(count, dim))
-        values = np.nan_to_num(values, nan=-1e300, neginf=-1e300)
-        gradients = np.nan_to_num(gradients, nan=0.0, posinf=0.0, neginf=0.0)
-        return -float(np.sum(values)), -gradients.ravel()
-
-    result = minimize(objective, starts.ravel(), jac=True, method="L-BFGS-B",
-                      bounds=list(zip(np.tile(lower, count), np.tile(upper, count))),
-                      options={"maxiter": budget.lbfgs_iterations})
-    ends = np.clip(result.x.reshape(count, dim), lower, upper)
-    end_scores = log_ei.values(ends)
+    every = np.ones(len(lower), dtype=bool)
+    ends, end_scores = polish(log_ei, candidates[top], lower, upper, every, budget.lbfgs_iterations)
     winner = int(np.argmax(end_scores))
     # Never worse than the scan: L-BFGS-B can stop at a worse point when a start's slope misleads it.
     return ends[winner] if end_scores[winner] > best_score else best_point

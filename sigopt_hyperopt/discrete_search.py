@@ -125,7 +125,9 @@ class OneHotLayout:
         return np.array(found).reshape(-1, self.dim)
 
 
-def _distinct_top(candidates: np.ndarray, scores: np.ndarray, count: int) -> list[int]:
+def distinct_top(candidates: np.ndarray, scores: np.ndarray, count: int) -> list[int]:
+    """Indexes of the ``count`` best-scoring distinct candidates, best first (the scan's top few are
+    often one cloud's neighbours, which would waste the starts)."""
     order = np.argsort(-scores, kind="stable")
     top = [int(order[0])]
     for index in order[1:]:
@@ -136,7 +138,7 @@ def _distinct_top(candidates: np.ndarray, scores: np.ndarray, count: int) -> lis
     return top
 
 
-def _polish(log_ei: LogExpectedImprovement, starts: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+def polish(log_ei: LogExpectedImprovement, starts: np.ndarray, lower: np.ndarray, upper: np.ndarray,
             free: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """One L-BFGS-B run over all starts at once (their logEI summed: the gradient separates by start),
     moving only the ``free`` coordinates; returns the end points and their logEI."""
@@ -162,9 +164,9 @@ def maximize_on_space(layout: OneHotLayout, lower: np.ndarray, upper: np.ndarray
                       candidates: np.ndarray, starts: int, iterations: int) -> np.ndarray:
     """The best point of the space found from ``candidates`` (already snapped) by polish and neighbourhood walk."""
     scores = log_ei.values(candidates)
-    top = _distinct_top(candidates, scores, starts)
+    top = distinct_top(candidates, scores, starts)
     free = layout.free
-    ends, end_scores = _polish(log_ei, candidates[top], lower, upper, free, iterations)
+    ends, end_scores = polish(log_ei, candidates[top], lower, upper, free, iterations)
     # Never worse than the scan: keep each start where L-BFGS-B ended lower.
     keep = end_scores < scores[top]
     ends[keep], end_scores[keep] = candidates[top][keep], scores[top][keep]
@@ -178,7 +180,7 @@ def maximize_on_space(layout: OneHotLayout, lower: np.ndarray, upper: np.ndarray
         step = int(np.argmax(around_scores))
         if not around_scores[step] > best_score:
             break
-        moved, moved_score = _polish(log_ei, around[step:step + 1], lower, upper, free, iterations)
+        moved, moved_score = polish(log_ei, around[step:step + 1], lower, upper, free, iterations)
         if moved_score[0] > around_scores[step]:
             best, best_score = moved[0], float(moved_score[0])
         else:
