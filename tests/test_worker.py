@@ -15,19 +15,19 @@ from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.session import _sessions
 from sigopt_hyperopt.mongo import MongoTrials
 
-from .objectives import kills_its_worker, one_second_quadratic, three_second_quadratic
+from .objectives import kills_its_worker, one_second_quadratic, runs_until_released, three_second_quadratic
 from .test_cli import run_cli
 from .test_mongo import queue_placeholder_jobs, start_workers
 
 SPACE = {"x": hp.uniform("x", -1, 1)}
 
 
-def fmin_in_background(trials, objective, max_evals, queue):
+def fmin_in_background(trials, objective, max_evals, queue, space=None):
     outcome: dict = {}
 
     def drive():
         try:
-            outcome["best"] = fmin(objective, SPACE, algo=sigopt_suggest, max_evals=max_evals, trials=trials,
+            outcome["best"] = fmin(objective, space or SPACE, algo=sigopt_suggest, max_evals=max_evals, trials=trials,
                                    max_queue_len=queue, rstate=np.random.default_rng(0), show_progressbar=False)
         except BaseException as error:  # surfaced by the test
             outcome["error"] = error
@@ -78,18 +78,23 @@ def test_a_worker_killed_mid_trial_loses_nothing_and_doubles_nothing(mongo_db):
         stop_all(workers)
 
 
-def test_sigterm_hands_the_running_job_back_and_another_worker_finishes_it(mongo_db):
+def test_sigterm_hands_the_running_job_back_and_another_worker_finishes_it(mongo_db, tmp_path):
     [first] = start_workers(mongo_db, 1, "--grace-period=0.5", "--heartbeat-interval=0.3")
     later = []
+    release = tmp_path / "release"
     try:
         trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="sigterm")
-        thread, outcome = fmin_in_background(trials, three_second_quadratic, 1, 1)
+        # The job runs until the test releases it, so on a loaded machine it cannot finish inside the
+        # grace period before the signal arrives (a fixed-length job did, once in CI).
+        thread, outcome = fmin_in_background(trials, runs_until_released, 1, 1,
+                                             space={**SPACE, "release": str(release)})
         job = wait_for_running_job(trials)
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=15) == 0
         handed_back = trials.handle.jobs.find_one({"_id": job["_id"]})
         assert handed_back["state"] == JOB_STATE_NEW and handed_back["owner"] is None
         assert "handed back" in first.stdout.read()
+        release.touch()
         later = start_workers(mongo_db, 1)
         thread.join(timeout=60)
         assert not thread.is_alive() and "error" not in outcome, outcome
