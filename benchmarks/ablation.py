@@ -8,7 +8,7 @@ imports again):
         --seeds 10 --evals 40 [--problems ...] [--algorithms ...]
 
 Columns: ``sigopt`` (the engine's defaults), ``sigopt:-NAME`` (the defaults with ingredient NAME of
-:class:`~sigopt_hyperopt.engine_options.EngineOptions` switched off, e.g. ``sigopt:-output_warping``),
+:class:`~sigopt_hyperopt.engines.embedded.options.EngineOptions` switched off, e.g. ``sigopt:-output_warping``),
 ``sigopt_before`` (the ``--baseline`` checkout's ``sigopt_suggest``), ``optuna_gp`` (Optuna's
 GPSampler) and ``rand`` (hyperopt's random search).  Each run is stored under
 ``benchmarks/results/ablation/`` and skipped when its file exists; ``--report`` rewrites the section
@@ -127,7 +127,7 @@ makes the exact optimum a matter of the grid)."""
 
 def engine_options(algorithm: str):
     """The EngineOptions an algorithm name selects: ``sigopt`` the defaults, ``sigopt:-a,-b`` without a and b."""
-    from sigopt_hyperopt.engine_options import DEFAULT_OPTIONS
+    from sigopt_hyperopt.engines.embedded.options import DEFAULT_OPTIONS
 
     if ":" not in algorithm:
         return DEFAULT_OPTIONS
@@ -147,7 +147,7 @@ def _run(problem: Problem, algorithm: str, seed: int, evals: int) -> list[float]
         return run_optuna(problem, seed, evals, "gp")
     if algorithm.startswith("sigopt"):
         try:
-            from sigopt_hyperopt.embedded import EmbeddedEngine
+            from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
         except ImportError:  # pragma: no cover
             raise
         if hasattr(EmbeddedEngine, "options"):  # the baseline checkout has no options
@@ -166,7 +166,7 @@ def _import_for(algorithm: str) -> None:
         import optuna._gp.gp  # noqa: F401
         import torch  # noqa: F401
     elif algorithm.startswith("sigopt"):
-        import sigopt_hyperopt.embedded  # noqa: F401
+        import sigopt_hyperopt.engines.embedded.engine  # noqa: F401
 
 
 def run_one(task: tuple[str, str, int, int, str, str | None]) -> Path:

@@ -5,7 +5,7 @@ Run:  uv run --group bench python -m benchmarks.acquisition
 For random observations of Branin and Hartmann6 (20, 40 and 100 of them, 3 draws each) it builds
 libsigopt's GP and expected improvement exactly as the engine does, then maximizes EI twice with the
 same random seed: with libsigopt's ``constant_liar_acquisition_function_optimization`` (evolution
-strategy + 200 Adam runs) and with :func:`sigopt_hyperopt.acquisition.maximize_with_constant_liar`.
+strategy + 200 Adam runs) and with :func:`sigopt_hyperopt.engines.embedded.acquisition.maximize_with_constant_liar`.
 The ratio of the EI values found says whether the cheaper search loses anything.  Results go to
 benchmarks/results/acquisition.json and into docs/benchmarks.md.
 """
@@ -29,10 +29,10 @@ from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategori
 from sigoptlite.sources import GPSource
 from tqdm import tqdm
 
-from sigopt_hyperopt.acquisition import maximize_with_constant_liar
-from sigopt_hyperopt.embedded import EmbeddedEngine
-from sigopt_hyperopt.embedded_model import HyperparameterCache
-from sigopt_hyperopt.engine import Observation
+from sigopt_hyperopt.engines.embedded.acquisition import maximize_with_constant_liar
+from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+from sigopt_hyperopt.engines.embedded.model import HyperparameterCache
+from sigopt_hyperopt.engines.base import Observation
 from sigopt_hyperopt.space import translate
 
 from .problems import PROBLEMS

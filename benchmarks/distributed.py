@@ -43,8 +43,8 @@ from hyperopt import fmin, hp, rand
 from tqdm import tqdm
 
 from sigopt_hyperopt import sigopt_suggest
-from sigopt_hyperopt.embedded import EmbeddedEngine
-from sigopt_hyperopt.engine import Observation
+from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+from sigopt_hyperopt.engines.base import Observation
 from sigopt_hyperopt.mongo import MongoTrials
 from sigopt_hyperopt.space import translate
 

@@ -76,8 +76,8 @@ def random_points(problem, count: int, rng: np.random.Generator) -> list[dict[st
 
 def measure(problem_name: str, observations: int, asked: int, pending: int, calls: int) -> dict:
     """Times of ``calls`` successive suggest calls of one fresh engine (runs in the serving process)."""
-    from sigopt_hyperopt.embedded import EmbeddedEngine
-    from sigopt_hyperopt.engine import Observation
+    from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+    from sigopt_hyperopt.engines.base import Observation
     from sigopt_hyperopt.space import translate
 
     problem = PROBLEMS[problem_name]

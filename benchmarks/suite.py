@@ -112,7 +112,7 @@ def run_hyperopt(problem: Problem, algorithm: str, recorder: Recorder, evals: in
     from sigopt_hyperopt import sigopt_suggest
 
     if algorithm.startswith("sigopt"):
-        from sigopt_hyperopt.embedded import EmbeddedEngine
+        from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
 
         from .ablation import engine_options
 
@@ -188,7 +188,7 @@ def warm_up() -> None:
     import torch  # noqa: F401
     from optuna.samplers import GPSampler  # noqa: F401
 
-    from sigopt_hyperopt.embedded import EmbeddedEngine  # noqa: F401  (fetches and imports libsigopt)
+    from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine  # noqa: F401  (fetches and imports libsigopt)
 
 
 def _task(task: tuple) -> str:

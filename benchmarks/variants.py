@@ -2,7 +2,7 @@
 
 The suite (benchmarks/suite.py) compares ``sigopt`` as it ships with the peers; this compares versions
 of the engine with each other, to choose its defaults.  A column ``sigopt:+a,-b`` is the engine with
-option ``a`` of :class:`~sigopt_hyperopt.engine_options.EngineOptions` on and ``b`` off, relative to
+option ``a`` of :class:`~sigopt_hyperopt.engines.embedded.options.EngineOptions` on and ``b`` off, relative to
 the defaults of the code that runs it (the section says which code that was).
 
 Run (one run, BLAS on one thread, two runs at a time):

@@ -8,6 +8,7 @@ when ``SIGOPT_API_TOKEN`` is set.
 
 from .adapter import fmin
 from .algo import report_finished, sigopt_suggest
+from .engines.remote.retry import RetryPolicy
 from .errors import (
     AllTrialsFailedError,
     AuthenticationError,
@@ -39,6 +40,7 @@ __all__ = [
     "EngineError",
     "MongoTrials",
     "ObjectiveResultError",
+    "RetryPolicy",
     "SearchMismatchError",
     "SigOptHyperoptError",
     "TranslatedSpace",

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from .bandwidth import default_parallel_bandwidth, follow_the_pool, wait_for_a_free_suggestion
 from .options import DEFAULT_WAIT_TIMEOUT, SearchOptions
 from .reporting import MISC_KEY, fmin_cancelled
-from .retry import DEFAULT_POLICY, RetryPolicy
+from .engines.remote.retry import DEFAULT_POLICY, RetryPolicy
 from .session import Session, session_for
 
 
@@ -56,7 +56,7 @@ def sigopt_suggest(
     when none is free, waits up to ``wait_timeout`` seconds for a running trial to finish.  Once the
     trials say fmin was cancelled (``SparkTrials``' timeout or early stop), it returns no document, so
     nothing starts after the cancellation.  ``retry`` bounds the retries of failed API calls (see
-    :class:`~sigopt_hyperopt.retry.RetryPolicy`).
+    :class:`~sigopt_hyperopt.engines.remote.retry.RetryPolicy`).
     """
     options = SearchOptions(name, project, observation_budget, parallel_bandwidth, experiment_id, connection,
                             retry, wait_timeout)

@@ -46,7 +46,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _install_engine(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .engine_packages import ENGINE_PACKAGES, engine_dir, install_engine, installed_in_environment
+    from .engines.embedded.packages import ENGINE_PACKAGES, engine_dir, install_engine, installed_in_environment
 
     pins = ", ".join(p.requirement for p in ENGINE_PACKAGES)
     if args.dir is None and installed_in_environment():

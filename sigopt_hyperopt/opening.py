@@ -13,10 +13,10 @@ import urllib.parse
 from dataclasses import replace
 from typing import Any, Callable
 
-from .engine import Engine
+from .engines.base import Engine
 from .errors import ConfigurationError, SearchMismatchError
 from .options import DEFAULT_NAME, SearchOptions
-from .retry import RetryPolicy
+from .engines.remote.retry import RetryPolicy
 from .space import TranslatedSpace, translate
 from .store import SearchRecord, TrialsLedger, new_search_id
 
@@ -43,7 +43,7 @@ def open_engine(
     connection = _resolve_connection(options.connection, record, options.retry)
     name = options.name or DEFAULT_NAME
     if connection == "embedded":
-        from .embedded import EmbeddedEngine  # fetches libsigopt on first use (see engine_packages)
+        from .engines.embedded.engine import EmbeddedEngine  # fetches libsigopt on first use (see engines/embedded/packages.py)
 
         engine: Engine = EmbeddedEngine.for_space(space, name=name, observation_budget=options.observation_budget)
         if record is None:
@@ -52,8 +52,8 @@ def open_engine(
         # server later, it continues the same experiment instead of starting a second one.
         return engine
 
-    from .experiment_match import check_experiment_matches
-    from .remote import RemoteEngine  # the HTTP client is only needed on this path
+    from .engines.remote.experiment_match import check_experiment_matches
+    from .engines.remote.engine import RemoteEngine  # the HTTP client is only needed on this path
 
     api_url = _without_credentials(getattr(getattr(connection.impl, "driver", None), "api_url", None))
     on_server = record is not None and record.engine == "remote"
@@ -163,7 +163,7 @@ def _resolve_connection(connection: Any, record: SearchRecord | None, policy: Re
 def _sigopt_client() -> Callable[..., Any]:
     """The HTTP client's opener; the ``sigopt`` package comes with the ``server`` extra."""
     try:
-        from .connection import open_connection
+        from .engines.remote.connection import open_connection
     except ImportError as error:
         raise ConfigurationError(
             f"A SigOpt server was asked for (SIGOPT_API_TOKEN is set, or connection='remote'), but the SigOpt "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .retry import DEFAULT_POLICY, RetryPolicy
+from .engines.remote.retry import DEFAULT_POLICY, RetryPolicy
 
 DEFAULT_NAME = "hyperopt search"
 

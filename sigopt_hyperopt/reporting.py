@@ -22,7 +22,7 @@ from hyperopt.base import (
     STATUS_OK,
 )
 
-from .engine import Observation
+from .engines.base import Observation
 from .space import Assignments, TranslatedSpace
 from .mongo.worker_id import host_and_pid
 

@@ -10,7 +10,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .engine import Engine
+from .engines.base import Engine
 from .opening import open_engine, space_for_store
 from .options import SearchOptions
 from .reporting import TrialsState, all_trial_docs, classify, fence_writes

@@ -16,7 +16,7 @@ from hyperopt import fmin, hp
 
 from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.mongo import MongoTrials
-from sigopt_hyperopt.retry import RetryPolicy
+from sigopt_hyperopt.engines.remote.retry import RetryPolicy
 
 from .objectives import slow_quadratic
 

@@ -33,8 +33,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sigopt_hyperopt.embedded import EmbeddedEngine
-from sigopt_hyperopt.engine import Observation
+from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+from sigopt_hyperopt.engines.base import Observation
 
 logger = logging.getLogger(__name__)
 

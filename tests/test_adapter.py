@@ -21,7 +21,7 @@ from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR, JOB
 import sigopt_hyperopt
 from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.mongo import MongoTrials
-from sigopt_hyperopt.remote import TRIAL_ID_METADATA_KEY
+from sigopt_hyperopt.engines.remote.engine import TRIAL_ID_METADATA_KEY
 from sigopt_hyperopt.reporting import MISC_KEY
 
 from .remote_driver import FAST_RETRIES, SPACE

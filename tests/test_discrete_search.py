@@ -6,10 +6,10 @@ import numpy as np
 from hyperopt import hp
 from libsigopt.compute.domain import CategoricalDomain
 
-from sigopt_hyperopt.discrete_search import OneHotLayout, maximize_on_space
-from sigopt_hyperopt.embedded import EmbeddedEngine
-from sigopt_hyperopt.engine import Observation, experiment_spec
-from sigopt_hyperopt.engine_options import EngineOptions
+from sigopt_hyperopt.engines.embedded.discrete_search import OneHotLayout, maximize_on_space
+from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+from sigopt_hyperopt.engines.base import Observation, experiment_spec
+from sigopt_hyperopt.engines.embedded.options import EngineOptions
 from sigopt_hyperopt.space import translate
 
 MIXED = CategoricalDomain([

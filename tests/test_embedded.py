@@ -9,9 +9,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hyperopt import hp
 
-from sigopt_hyperopt.embedded import EmbeddedEngine
-from sigopt_hyperopt.engine_options import DEFAULT_OPTIONS, EngineOptions
-from sigopt_hyperopt.engine import Observation, experiment_spec
+from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+from sigopt_hyperopt.engines.embedded.options import DEFAULT_OPTIONS, EngineOptions
+from sigopt_hyperopt.engines.base import Observation, experiment_spec
 from sigopt_hyperopt.space import translate
 
 from .hyperopt_support import assert_points_in_support

@@ -8,7 +8,7 @@ from hyperopt import hp
 from sigoptlite.builders import LocalExperimentBuilder, LocalObservationBuilder
 from sigoptlite.sources import GPSource
 
-from sigopt_hyperopt.embedded_model import (
+from sigopt_hyperopt.engines.embedded.model import (
     FIT_SUBSET_MAX,
     REFIT_EVERY_UP_TO,
     REFIT_GROWTH,
@@ -19,7 +19,7 @@ from sigopt_hyperopt.embedded_model import (
     refit_points,
     rescale_to,
 )
-from sigopt_hyperopt.engine import experiment_spec
+from sigopt_hyperopt.engines.base import experiment_spec
 from sigopt_hyperopt.space import translate
 
 SPACE = {"a": hp.uniform("a", 0, 1), "b": hp.uniform("b", -2, 2)}

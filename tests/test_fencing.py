@@ -23,7 +23,7 @@ from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_NEW
 from sigopt_hyperopt.mongo import CHANGES_COLLECTION, MongoTrials, SearchBusyError
 from sigopt_hyperopt.mongo.fence import CANCEL, INSERT, take_over
 from sigopt_hyperopt.mongo.lease import DRIVERS_COLLECTION, DriverLease
-from sigopt_hyperopt.remote import TRIAL_ID_METADATA_KEY
+from sigopt_hyperopt.engines.remote.engine import TRIAL_ID_METADATA_KEY
 
 from .paused_driver import BUSY_EXIT_CODE
 from .sigopt_http_server import SigOptHttpServer

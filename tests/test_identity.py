@@ -13,7 +13,7 @@ import pytest
 from hyperopt import Trials, fmin, hp
 
 from sigopt_hyperopt import SearchMismatchError, report_finished, sigopt_suggest
-from sigopt_hyperopt.remote import SEARCH_METADATA_KEY, TRIAL_ID_METADATA_KEY
+from sigopt_hyperopt.engines.remote.engine import SEARCH_METADATA_KEY, TRIAL_ID_METADATA_KEY
 from sigopt_hyperopt.session import _sessions
 from sigopt_hyperopt.store import MARK_PREFIX, SEARCH_KEY, TrialsLedger
 
@@ -80,7 +80,7 @@ def test_an_attached_experiment_with_other_priors_or_conditions_is_refused():
     import sigopt
 
     from sigopt_hyperopt import translate
-    from sigopt_hyperopt.engine import experiment_spec
+    from sigopt_hyperopt.engines.base import experiment_spec
 
     space = {"w": hp.normal("w", 0, 1),
              "model": hp.choice("model", [{"c": hp.uniform("c", 0, 1)}, {"n": hp.uniform("n", 0, 1)}])}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from hyperopt import hp
 
-from sigopt_hyperopt.embedded import EmbeddedEngine
-from sigopt_hyperopt.engine import Observation, experiment_spec
-from sigopt_hyperopt.engine_options import EngineOptions
+from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+from sigopt_hyperopt.engines.base import Observation, experiment_spec
+from sigopt_hyperopt.engines.embedded.options import EngineOptions
 from sigopt_hyperopt.space import translate
 
 SPACE = {f"x{i}": hp.uniform(f"x{i}", 0, 1) for i in range(8)}

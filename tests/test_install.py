@@ -3,7 +3,7 @@
 Each test builds real virtual environments from a wheel of this checkout and installs from the
 package index (PyPI here), then runs a 10-evaluation search with the embedded engine, which fetches
 libsigopt and sigoptlite into a private directory on first use (see
-sigopt_hyperopt/engine_packages.py).  The commands are the ones docs/install.md shows.
+sigopt_hyperopt/engines/embedded/packages.py).  The commands are the ones docs/install.md shows.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sigopt_hyperopt.engine_packages import ENGINE_PACKAGES
+from sigopt_hyperopt.engines.embedded.packages import ENGINE_PACKAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL_TIMEOUT_S = 900

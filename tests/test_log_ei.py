@@ -6,7 +6,7 @@ import numpy as np
 from libsigopt.compute.expected_improvement import ExpectedImprovement
 from scipy.stats import norm
 
-from sigopt_hyperopt.log_ei import LogExpectedImprovement, d_log_h, log_h
+from sigopt_hyperopt.engines.embedded.log_ei import LogExpectedImprovement, d_log_h, log_h
 
 from .test_embedded import BRANIN_SPACE, observed_engine  # noqa: F401
 
@@ -34,7 +34,7 @@ def test_the_derivative_of_log_h_matches_finite_differences():
 
 def _branin_ei():
     """libsigopt's EI on the engine's real GP for 14 Branin results (captured from a real suggest call)."""
-    from sigopt_hyperopt.acquisition import BatchedGpNextPoints
+    from sigopt_hyperopt.engines.embedded.acquisition import BatchedGpNextPoints
 
     engine, _ = observed_engine(14)
     captured = {}
@@ -46,7 +46,7 @@ def _branin_ei():
             captured["domain"] = self.form_af_optimization_domain(captured["ei"])
             return super().view()
 
-    import sigopt_hyperopt.embedded as embedded
+    import sigopt_hyperopt.engines.embedded.engine as embedded
 
     original = embedded.BatchedGpNextPoints
     embedded.BatchedGpNextPoints = Capture

@@ -8,10 +8,10 @@ from hyperopt import hp
 from sigoptlite.builders import LocalExperimentBuilder, LocalObservationBuilder
 from sigoptlite.sources import GPSource
 
-from sigopt_hyperopt.embedded_model import HyperparameterCache
-from sigopt_hyperopt.engine import experiment_spec
-from sigopt_hyperopt.engine_options import EngineOptions
-from sigopt_hyperopt.map_fit import LENGTH_SCALE_UPPER, length_scale_prior_median
+from sigopt_hyperopt.engines.embedded.model import HyperparameterCache
+from sigopt_hyperopt.engines.base import experiment_spec
+from sigopt_hyperopt.engines.embedded.options import EngineOptions
+from sigopt_hyperopt.engines.embedded.map_fit import LENGTH_SCALE_UPPER, length_scale_prior_median
 from sigopt_hyperopt.space import translate
 
 SPACE = {"a": hp.uniform("a", 0, 1), "b": hp.uniform("b", -2, 2), "unused": hp.uniform("unused", 0, 10)}

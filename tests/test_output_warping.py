@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from sigopt_hyperopt.output_warping import LAMBDA_GRID, fit_warp, yeo_johnson
+from sigopt_hyperopt.engines.embedded.output_warping import LAMBDA_GRID, fit_warp, yeo_johnson
 
 
 def test_the_transform_is_scipys_yeo_johnson():

@@ -37,8 +37,8 @@ from sigopt_hyperopt import (
 )
 from sigopt_hyperopt.reporting import MISC_KEY
 from sigopt_hyperopt.session import _sessions
-from sigopt_hyperopt.remote import TRIAL_ID_METADATA_KEY
-from sigopt_hyperopt.retry import RetryPolicy
+from sigopt_hyperopt.engines.remote.engine import TRIAL_ID_METADATA_KEY
+from sigopt_hyperopt.engines.remote.retry import RetryPolicy
 from sigopt_hyperopt.store import MARK_PREFIX, TrialsLedger
 
 from .remote_driver import FAST_RETRIES, drive
@@ -450,7 +450,7 @@ def test_attaching_to_an_experiment_made_elsewhere_runs_the_search_there(server)
     import sigopt
 
     from sigopt_hyperopt import translate
-    from sigopt_hyperopt.engine import experiment_spec
+    from sigopt_hyperopt.engines.base import experiment_spec
 
     space = translate(SPACE)
     made_in_the_web_ui = sigopt.Connection(client_token=TOKEN).experiments().create(

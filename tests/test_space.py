@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hyperopt import hp, space_eval
 
 from sigopt_hyperopt import UnsupportedSpaceError, translate
-from sigopt_hyperopt.embedded import EmbeddedEngine
+from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
 from sigopt_hyperopt.space import MAX_GRID_SIZE, MIN_ORDERED_OPTIONS, NORMAL_BOUND_SIGMAS
 
 from .hyperopt_support import assert_points_in_support
@@ -240,7 +240,7 @@ def test_the_embedded_engine_suggests_only_grid_values_for_a_numeric_choice():
 def test_attaching_to_an_experiment_made_when_numeric_choices_were_categories_says_why_it_differs():
     from sigopt.objects import Experiment
 
-    from sigopt_hyperopt.experiment_match import experiment_differences
+    from sigopt_hyperopt.engines.remote.experiment_match import experiment_differences
 
     space = {"batch": hp.choice("batch", [16, 32, 64]), "x": hp.uniform("x", 0, 1)}
     earlier = translate(space, ordered_choices=False)

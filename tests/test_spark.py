@@ -30,8 +30,8 @@ from pyspark.sql import SparkSession
 import sigopt_hyperopt
 from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.bandwidth import default_parallel_bandwidth
-from sigopt_hyperopt.embedded import EMBEDDED_EXPERIMENT_ID
-from sigopt_hyperopt.remote import TRIAL_ID_METADATA_KEY
+from sigopt_hyperopt.engines.embedded.engine import EMBEDDED_EXPERIMENT_ID
+from sigopt_hyperopt.engines.remote.engine import TRIAL_ID_METADATA_KEY
 from sigopt_hyperopt.reporting import MISC_KEY, classify
 from sigopt_hyperopt.space import translate
 from sigopt_hyperopt.store import TrialsLedger

@@ -20,7 +20,7 @@ from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_ST
 import sigopt_hyperopt
 from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.mongo import MongoJobs, MongoTrials
-from sigopt_hyperopt.remote import TRIAL_ID_METADATA_KEY
+from sigopt_hyperopt.engines.remote.engine import TRIAL_ID_METADATA_KEY
 
 from .objectives import inf_loss, minus_inf_loss, nan_inside_the_result, nan_loss, quadratic
 from .remote_driver import FAST_RETRIES

@@ -4,7 +4,7 @@ The ``sigopt`` client retries HTTP 429 on its own (exponential backoff for up to
 timeout, 150 s by default) and ignores the server's ``Retry-After``; every other failure it raises at
 once.  Two retry loops stacked on each other would multiply the waits and hide the server's advice,
 so the driver here makes the client hand 429 back at once, with the ``Retry-After`` value on the
-exception, and :mod:`sigopt_hyperopt.retry` decides alone.  (The client also sleeps a second or more
+exception, and :mod:`sigopt_hyperopt.engines.remote.retry` decides alone.  (The client also sleeps a second or more
 after five failed answers in a row; that throttle is kept, it only slows a failing run down.)
 
 A ``sigopt.Connection`` passed in by the user is used as it is: its 429 handling then composes with

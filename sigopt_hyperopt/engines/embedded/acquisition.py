@@ -15,10 +15,10 @@ back to categorical/integer points, and replaces only the search:
    candidates again (they are drawn once per call).
 
 With the engine's ``discrete_search`` option (the default) or ``log_ei`` the scan and the polish work
-on the logarithm of EI (:mod:`~sigopt_hyperopt.log_ei`), and the polish is one L-BFGS-B run over all
+on the logarithm of EI (:mod:`~sigopt_hyperopt.engines.embedded.log_ei`), and the polish is one L-BFGS-B run over all
 starts at once (the sum of their logEI, whose gradient separates by start: one batched posterior
 evaluation per step, as Optuna's GPSampler and BoTorch batch their restarts); ``discrete_search``
-also keeps every candidate on the space's own points (:mod:`~sigopt_hyperopt.discrete_search`).
+also keeps every candidate on the space's own points (:mod:`~sigopt_hyperopt.engines.embedded.discrete_search`).
 With ``keep_close_points`` (the default) a point may land as close to an evaluated one as EI wants;
 libsigopt replaces any point within 1 % of an evaluated one by a random point, which kept searches
 from converging on an optimum.  With ``mean_incumbent`` the improvement is measured from the lowest
@@ -39,8 +39,8 @@ from libsigopt.compute.vectorized_optimizers import AdamOptimizer
 from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical, convert_from_one_hot
 
 from .discrete_search import OneHotLayout, distinct_top, maximize_on_space, polish
-from .engine_options import DEFAULT_OPTIONS, EngineOptions
 from .log_ei import LogExpectedImprovement
+from .options import DEFAULT_OPTIONS, EngineOptions
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def maximize_with_constant_liar(domain, acquisition_function, count: int,
     """``count`` points, each maximizing EI given the ones before it as constant-liar observations.
 
     With the ``discrete_search`` option and the space's ``layout``, every candidate is a point of the
-    space and the search is :func:`~sigopt_hyperopt.discrete_search.maximize_on_space`'s.
+    space and the search is :func:`~sigopt_hyperopt.engines.embedded.discrete_search.maximize_on_space`'s.
     """
     af = copy.deepcopy(acquisition_function)  # lies are appended to the model; keep the caller's clean
     candidates = _candidates(domain, af, budget)

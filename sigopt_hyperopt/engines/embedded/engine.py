@@ -6,9 +6,9 @@ once and passes the pending points as ``points_being_sampled``, so parallel work
 points that avoid what is already being evaluated (libsigopt's constant-liar parallelism).
 
 It is a pure function of (space, finished results, pending points, seed): what it keeps between
-calls (the GP hyperparameters, see :mod:`~sigopt_hyperopt.embedded_model`, and converted
+calls (the GP hyperparameters, see :mod:`~sigopt_hyperopt.engines.embedded.model`, and converted
 observations) is a cache of values recomputable from the trials, so a restarted driver gets the same
-answers.  The search for expected improvement's maximum is :mod:`~sigopt_hyperopt.acquisition`'s.
+answers.  The search for expected improvement's maximum is :mod:`~sigopt_hyperopt.engines.embedded.acquisition`'s.
 libsigopt draws from numpy's global random state; every call seeds it and restores the caller's, and
 BLAS runs on one thread meanwhile (on a shared machine its threads only contend: 15.8 s instead of
 2.2 s for one libsigopt suggestion at 100 observations, and results that vary in the last bits).
@@ -21,9 +21,9 @@ from typing import Collection, Sequence
 
 import numpy as np
 
-from .engine_packages import ensure_engine
+from .packages import ensure_engine
 
-ensure_engine()  # libsigopt and sigoptlite may live outside the environment: see engine_packages
+ensure_engine()  # libsigopt and sigoptlite may live outside the environment: see packages.py
 
 from libsigopt.aux.adapter_info_containers import PointsContainer
 from libsigopt.aux.constant import (
@@ -39,15 +39,15 @@ from sigoptlite.models import LocalObservation, LocalSuggestion
 from sigoptlite.sources import BaseOptimizationSource, GPSource
 from threadpoolctl import threadpool_limits
 
+from ...errors import UnsupportedSpaceError
+from ...space import Assignments, TranslatedSpace
+from ..base import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
 from . import _compat  # noqa: F401  (before libsigopt runs)
 from .acquisition import BatchedGpNextPoints
-from .embedded_model import HyperparameterCache, modelled_points
-from .engine_options import DEFAULT_OPTIONS, EngineOptions
-from .engine import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
-from .errors import UnsupportedSpaceError
 from .initial_design import design_points, design_seed, first_point
+from .model import HyperparameterCache, modelled_points
+from .options import DEFAULT_OPTIONS, EngineOptions
 from .random_state import isolated_numpy_random
-from .space import Assignments, TranslatedSpace
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +66,10 @@ class EmbeddedEngine(Engine):
 
     kind = "embedded"
     options: EngineOptions = DEFAULT_OPTIONS
-    """The ingredients in force (:mod:`~sigopt_hyperopt.engine_options`); an instance may be given its own."""
+    """The ingredients in force (:mod:`~sigopt_hyperopt.engines.embedded.options`); an instance may be given its own."""
 
     def __init__(self, spec: dict, options: EngineOptions | None = None) -> None:
-        """An engine for a SigOpt experiment-create body (see :func:`~sigopt_hyperopt.engine.experiment_spec`)."""
+        """An engine for a SigOpt experiment-create body (see :func:`~sigopt_hyperopt.engines.base.experiment_spec`)."""
         if options is not None:
             self.options = options
         # sigoptlite's validator only accepts parallel_bandwidth 1; this engine does the parallelism itself.
@@ -187,7 +187,7 @@ class EmbeddedEngine(Engine):
         return self._assignments(source, response["points_to_sample"])
 
     def _design_points(self, count: int, pending: Sequence[Assignments], seed: int) -> list[Assignments]:
-        """The next points of the search's design (:mod:`~sigopt_hyperopt.initial_design`): as many of
+        """The next points of the search's design (:mod:`~sigopt_hyperopt.engines.embedded.initial_design`): as many of
         ``count`` as it has left (failed first points extend the phase past it)."""
         source = BaseOptimizationSource(self._experiment)
         domain_info, size = source.form_domain_info(source.experiment), self._initialization_size()

@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigurationError
+from ...errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ What this module adds, so that reuse does not cost determinism:
   count in between runs one SLSQP descent from the last anchor's hyperparameters.  The anchor is itself a pure function of the oldest observations, so the schedule stays
   pure: a restarted driver fits that one anchor again and gets the same answers.
 - **What is modelled** (:func:`modelled_points`): with the ``output_warping`` option the losses are
-  warped (:mod:`~sigopt_hyperopt.output_warping`) before the fit and before the GP; with
+  warped (:mod:`~sigopt_hyperopt.engines.embedded.output_warping`) before the fit and before the GP; with
   ``fit_noise`` a noise variance is fitted with the other hyperparameters (libsigopt's *tikhonov*).
 
 The cache is a small in-process dict keyed by that fingerprint; it holds nothing that cannot be
@@ -52,8 +52,8 @@ from libsigopt.views.rest.gp_hyper_opt_multimetric import GpHyperOptMultimetricV
 from sigoptlite.models import LocalObservation
 from sigoptlite.sources import GPSource
 
-from .engine_options import DEFAULT_OPTIONS, EngineOptions
 from .map_fit import MapHyperparameterFit, WarmMapHyperparameterFit
+from .options import DEFAULT_OPTIONS, EngineOptions
 from .output_warping import fit_warp
 from .random_state import isolated_numpy_random
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-from .errors import SearchMismatchError
-from .space import FINGERPRINT_VERSION, TranslatedSpace
+from ...errors import SearchMismatchError
+from ...space import FINGERPRINT_VERSION, TranslatedSpace
 
 
 def check_experiment_matches(space: TranslatedSpace, experiment: Any) -> None:

@@ -31,7 +31,7 @@ except ImportError:  # no `server` extra: the embedded engine makes no call thes
     class ConnectionException(Exception):  # type: ignore[no-redef]
         """Stands in for the SigOpt client's network error (see ApiException)."""
 
-from .errors import AuthenticationError, ConfigurationError, EngineError
+from ...errors import AuthenticationError, ConfigurationError, EngineError
 
 logger = logging.getLogger(__name__)
 

@@ -28,16 +28,16 @@ class EngineOptions:
     candidates with batched L-BFGS-B on its gradient, instead of a short Adam ascent on EI."""
     map_fit: bool = True
     """Fit the GP's hyperparameters as a posterior mode (priors on length scales, signal and noise
-    variance) with L-BFGS-B in log parameters (:mod:`~sigopt_hyperopt.map_fit`), instead of
+    variance) with L-BFGS-B in log parameters (:mod:`~sigopt_hyperopt.engines.embedded.map_fit`), instead of
     libsigopt's maximum likelihood by SLSQP."""
     wide_prior: bool = False
     """With ``map_fit``: the dimension-scaled log-normal length-scale prior instead of the tight one."""
     space_filling_design: bool = False
     """The initialization phase's points as one discrepancy-optimized Latin hypercube over the domain
-    (:mod:`~sigopt_hyperopt.initial_design`), instead of libsigopt's independent uniform draws."""
+    (:mod:`~sigopt_hyperopt.engines.embedded.initial_design`), instead of libsigopt's independent uniform draws."""
     discrete_search: bool = True
     """Search expected improvement over points of the space (categoricals one-hot, integers and grids
-    on their values; :mod:`~sigopt_hyperopt.discrete_search`) with logEI and L-BFGS-B on the
+    on their values; :mod:`~sigopt_hyperopt.engines.embedded.discrete_search`) with logEI and L-BFGS-B on the
     continuous coordinates, instead of over libsigopt's continuous relaxation rounded at the end."""
     keep_close_points: bool = True
     """Keep a suggestion however close it is to an evaluated point (only a repeat is replaced),

@@ -1,7 +1,7 @@
 """The one small interface between the algorithm and SigOpt, and the records that cross it.
 
-Two implementations: :class:`~sigopt_hyperopt.embedded.EmbeddedEngine` (SigOpt's open-source
-optimizer in this process, the default) and :class:`~sigopt_hyperopt.remote.RemoteEngine` (the
+Two implementations: :class:`~sigopt_hyperopt.engines.embedded.engine.EmbeddedEngine` (SigOpt's open-source
+optimizer in this process, the default) and :class:`~sigopt_hyperopt.engines.remote.engine.RemoteEngine` (the
 ``sigopt`` client over HTTP, for hosted SigOpt or a self-hosted sigopt-server).
 
 Nothing here knows about hyperopt: an engine sees SigOpt assignments, finished results and
@@ -14,7 +14,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, Collection, Sequence
 
-from .space import Assignments, TranslatedSpace
+from ..space import Assignments, TranslatedSpace
 
 METRIC_NAME = "loss"
 """hyperopt minimizes a loss; the SigOpt experiment has one metric of this name, minimized."""

@@ -33,7 +33,7 @@ from libsigopt.aux.constant import INT_EXPERIMENT_PARAMETER_NAME, DOUBLE_EXPERIM
 from libsigopt.compute.domain import CategoricalDomain
 from scipy.stats import qmc
 
-from .space import Assignments
+from ...space import Assignments
 
 
 def design_seed(first_point: Assignments) -> int:

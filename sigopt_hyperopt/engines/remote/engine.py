@@ -1,6 +1,6 @@
 """SigOpt over HTTP: the hosted API or a self-hosted sigopt-server, through the ``sigopt`` client.
 
-Every call goes through :func:`~sigopt_hyperopt.retry.call_with_retries`, and every call that writes
+Every call goes through :func:`~sigopt_hyperopt.engines.remote.retry.call_with_retries`, and every call that writes
 (an observation, a suggestion created or deleted, the bandwidth) is preceded by :meth:`Engine.fence`:
 under ``MongoTrials`` a permit of the driver's lease generation, so a driver that lost its search to
 another one makes no further call.  The calls that create
@@ -27,11 +27,11 @@ from typing import Any, Callable, Collection, Sequence, TypeVar
 
 from sigopt.exception import ApiException
 
-from .engine import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
-from .errors import EngineError
+from ...errors import EngineError
+from ...space import Assignments, TranslatedSpace
+from ...store import ObservationId, TrialsLedger
+from ..base import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
 from .retry import DEFAULT_POLICY, AlreadyDone, RetryPolicy, call_with_retries
-from .space import Assignments, TranslatedSpace
-from .store import ObservationId, TrialsLedger
 
 logger = logging.getLogger(__name__)
 
