@@ -21,7 +21,6 @@ import datetime
 import gzip
 import json
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request

@@ -34,7 +34,6 @@ import argparse
 import json
 import logging
 import math
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field

@@ -15,7 +15,7 @@ from functools import partial
 import hyperopt
 import numpy as np
 import pytest
-from hyperopt import STATUS_OK, Trials, hp
+from hyperopt import STATUS_OK, Trials
 from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
 import sigopt_hyperopt

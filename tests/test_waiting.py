@@ -14,13 +14,11 @@ import shlex
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
 
 import pymongo
-import pytest
 
 from sigopt_hyperopt.mongo.address import parse_mongo_url
 from sigopt_hyperopt.mongo.waiting import why_waiting, worker_command
