@@ -54,6 +54,9 @@ NOISE_PRIOR_SHAPE = 1.1
 RANDOM_STARTS = 4
 """Starts drawn from the prior in a full fit, besides the given hyperparameters and the prior's median."""
 MAX_ITERATIONS = 200
+FAST_FTOL = 1e-6
+FAST_GTOL = 1e-3
+"""With ``fast_fit``: L-BFGS-B stops at this relative decrease / projected gradient (scipy: 2.2e-9, 1e-5)."""
 FAILED = 1e30
 """What an unfactorizable kernel matrix scores (L-BFGS-B backs off from it)."""
 
@@ -66,7 +69,8 @@ def length_scale_prior_median(dimension: int) -> float:
 class _Layout:
     """Where each hyperparameter sits in libsigopt's vector [alpha, one-hot length scales..., noise]."""
 
-    def __init__(self, view, historical: HistoricalData, use_noise: bool, wide_prior: bool = False) -> None:
+    def __init__(self, view, historical: HistoricalData, use_noise: bool, wide_prior: bool = False,
+                 categorical_prior: bool = False) -> None:
         self.wide_prior = wide_prior
         domain = form_one_hot_hyperparameter_domain(
             view.domain, historical, use_noise,
@@ -78,7 +82,11 @@ class _Layout:
         index = 1
         for mapping in view.domain.one_hot_to_categorical_mapping:
             if mapping["var_type"] == CATEGORICAL_EXPERIMENT_PARAMETER_NAME:
-                index += len(mapping["input_ind_value_map"])
+                for _ in mapping["input_ind_value_map"]:
+                    if categorical_prior:  # a one-hot coordinate spans 1; categories may be alike
+                        self.widths[index] = 1.0
+                        upper[index] = LENGTH_SCALE_UPPER
+                    index += 1
                 continue
             bounds = view.domain.domain_components[mapping["output_ind"]]["elements"]
             self.widths[index] = bounds[-1] - bounds[0]
@@ -160,15 +168,19 @@ class MapHyperparameterFit(GpHyperOptMultimetricView):
             mean_poly_indices=self.polynomial_indices, use_auto_noise=use_noise, log_domain=True,
         )
         options = self.params.get("engine_options")
-        layout = _Layout(self, historical, use_noise, wide_prior=bool(options and options.wide_prior))
+        layout = _Layout(self, historical, use_noise, wide_prior=bool(options and options.wide_prior),
+                         categorical_prior=bool(options and options.categorical_prior))
         given = np.clip(likelihood.hyperparameters, layout.log_lower, layout.log_upper)
-        starts = [given, layout.log_median] + [layout.draw() for _ in range(self.random_starts)]
+        fast = bool(options and options.fast_fit)
+        starts = [given] if fast and self.random_starts == 0 else [given, layout.log_median]
+        starts += [layout.draw() for _ in range(self.random_starts)]
         objective = _negative_log_posterior(likelihood, layout)
         bounds = list(zip(layout.log_lower, layout.log_upper))
         best_theta, best_value = given, objective(given)[0]
+        tolerances = {"ftol": FAST_FTOL, "gtol": FAST_GTOL} if fast else {}
         for start in starts:
             result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                              options={"maxiter": MAX_ITERATIONS})
+                              options={"maxiter": MAX_ITERATIONS, **tolerances})
             if result.fun < best_value:
                 best_theta, best_value = np.clip(result.x, layout.log_lower, layout.log_upper), float(result.fun)
         fitted = np.exp(best_theta).tolist()
