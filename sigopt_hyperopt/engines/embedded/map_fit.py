@@ -69,8 +69,7 @@ def length_scale_prior_median(dimension: int) -> float:
 class _Layout:
     """Where each hyperparameter sits in libsigopt's vector [alpha, one-hot length scales..., noise]."""
 
-    def __init__(self, view, historical: HistoricalData, use_noise: bool, wide_prior: bool = False,
-                 categorical_prior: bool = False) -> None:
+    def __init__(self, view, historical: HistoricalData, use_noise: bool, wide_prior: bool = False) -> None:
         self.wide_prior = wide_prior
         domain = form_one_hot_hyperparameter_domain(
             view.domain, historical, use_noise,
@@ -82,11 +81,7 @@ class _Layout:
         index = 1
         for mapping in view.domain.one_hot_to_categorical_mapping:
             if mapping["var_type"] == CATEGORICAL_EXPERIMENT_PARAMETER_NAME:
-                for _ in mapping["input_ind_value_map"]:
-                    if categorical_prior:  # a one-hot coordinate spans 1; categories may be alike
-                        self.widths[index] = 1.0
-                        upper[index] = LENGTH_SCALE_UPPER
-                    index += 1
+                index += len(mapping["input_ind_value_map"])
                 continue
             bounds = view.domain.domain_components[mapping["output_ind"]]["elements"]
             self.widths[index] = bounds[-1] - bounds[0]
@@ -168,8 +163,7 @@ class MapHyperparameterFit(GpHyperOptMultimetricView):
             mean_poly_indices=self.polynomial_indices, use_auto_noise=use_noise, log_domain=True,
         )
         options = self.params.get("engine_options")
-        layout = _Layout(self, historical, use_noise, wide_prior=bool(options and options.wide_prior),
-                         categorical_prior=bool(options and options.categorical_prior))
+        layout = _Layout(self, historical, use_noise, wide_prior=bool(options and options.wide_prior))
         given = np.clip(likelihood.hyperparameters, layout.log_lower, layout.log_upper)
         fast = bool(options and options.fast_fit)
         starts = [given] if fast and self.random_starts == 0 else [given, layout.log_median]
