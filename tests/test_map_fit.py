@@ -69,3 +69,18 @@ def test_a_fresh_cache_fits_the_same_hyperparameters(options):
 
 def test_the_prior_median_length_scale_grows_with_the_square_root_of_the_dimension():
     assert length_scale_prior_median(4) == pytest.approx(2 * length_scale_prior_median(1))
+
+
+def test_a_chained_fast_fit_is_the_same_whatever_counts_were_fitted_before():
+    """fast_fit starts each warm refit from the previous count's fit: a chain back to the anchor, so a
+    driver that starts at 22 observations recomputes the chain (anchor 16, then 17..22) and gets what
+    a driver that saw every count got."""
+    exp = experiment()
+    data, _ = observations(exp, 22, noise_sd=0.1)
+    options = EngineOptions(fast_fit=True)
+    incremental = HyperparameterCache(options=options)
+    for count in range(10, 23):
+        last = incremental.hyperparameters(GPSource(exp), data[:count])
+    fresh = HyperparameterCache(options=options)
+    assert fresh.hyperparameters(GPSource(exp), data) == last
+    assert fresh.fits_computed == 7  # the anchor at 16 and the chain 17..22, nothing older
