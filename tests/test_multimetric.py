@@ -152,3 +152,28 @@ def test_linear_constraints_hold_for_every_suggested_point():
          linear_constraints=[constraint], rstate=np.random.default_rng(2), show_progressbar=False)
     points = [(d["misc"]["vals"]["x"][0], d["misc"]["vals"]["y"][0]) for d in trials.trials]
     assert all(x + y <= 0.8 + 1e-9 for x, y in points), points
+
+
+def test_a_mongo_search_with_a_real_worker_process(mongo_db):
+    from sigopt_hyperopt.mongo import MongoTrials
+
+    from .test_mongo import start_workers, stop_workers
+
+    workers = start_workers(mongo_db, 1)
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="two-metrics")
+        best, _ = run(two_metrics, PAIR, 8, trials, max_queue_len=2)
+        docs = trials.all_trial_docs()
+        assert len(docs) == 8 and all(d["owner"] for d in docs)  # evaluated by the worker process
+        assert all(d["result"]["loss"] == d["result"]["metrics"]["near_origin"] for d in docs)  # filled there
+        viewer = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="two-metrics")  # another reader, no session
+        front = pareto_front(viewer)
+        assert front and best == front[0].params
+        assert decode_summary(viewer.attachments[SPACE_KEY]).metrics == [m.as_dict() for m in PAIR]
+        forget_sessions()
+        with pytest.raises(SearchMismatchError, match="cannot change"):
+            run(two_metrics, PAIR[:1], 10, MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="two-metrics"))
+        assert decode_summary(viewer.attachments[SPACE_KEY]).metrics == [m.as_dict() for m in PAIR]
+        assert len(viewer.all_trial_docs()) == 8
+    finally:
+        stop_workers(workers)
