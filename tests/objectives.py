@@ -75,3 +75,11 @@ def constrained_quadratic(params: dict) -> dict:
     """Best at x = 0.8, but ``width`` (= x) must stay at or below 0.5: the feasible best is x = 0.5."""
     x = params["x"]
     return {"status": "ok", "metrics": {"error": (x - 0.8) ** 2 + 0.1 * params.get("y", 0.0) ** 2, "width": x}}
+
+
+def two_metrics_nan_far_out(params: dict) -> dict:
+    """:func:`two_metrics`, with a NaN score beyond x = 0.7 (stored through the non-finite encoding)."""
+    result = two_metrics(params)
+    if params["x"] > 0.7:
+        result["metrics"]["score"] = float("nan")
+    return result

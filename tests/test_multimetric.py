@@ -20,7 +20,7 @@ from sigopt_hyperopt.session import _sessions, forget_sessions
 from sigopt_hyperopt.space import translate
 from sigopt_hyperopt.space_summary import SPACE_KEY, decode_summary
 
-from .objectives import constrained_quadratic, two_metrics
+from .objectives import constrained_quadratic, two_metrics, two_metrics_nan_far_out
 
 SPACE = {"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 1)}
 PAIR = [Metric("near_origin"), Metric("score", objective="maximize")]
@@ -162,17 +162,20 @@ def test_a_mongo_search_with_a_real_worker_process(mongo_db):
     workers = start_workers(mongo_db, 1)
     try:
         trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="two-metrics")
-        best, _ = run(two_metrics, PAIR, 8, trials, max_queue_len=2)
+        best, _ = run(two_metrics_nan_far_out, PAIR, 8, trials, max_queue_len=2)
         docs = trials.all_trial_docs()
         assert len(docs) == 8 and all(d["owner"] for d in docs)  # evaluated by the worker process
         assert all(d["result"]["loss"] == d["result"]["metrics"]["near_origin"] for d in docs)  # filled there
+        far = sorted(d["tid"] for d in docs if d["misc"]["vals"]["x"][0] > 0.7)
+        assert far and all(math.isnan(d["result"]["metrics"]["score"]) for d in docs if d["tid"] in far)
+        assert sorted(o.key for o in _sessions[trials].engine.observations if o.failed) == far
         viewer = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="two-metrics")  # another reader, no session
         front = pareto_front(viewer)
         assert front and best == front[0].params
         assert decode_summary(viewer.attachments[SPACE_KEY]).metrics == [m.as_dict() for m in PAIR]
         forget_sessions()
         with pytest.raises(SearchMismatchError, match="cannot change"):
-            run(two_metrics, PAIR[:1], 10, MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="two-metrics"))
+            run(two_metrics_nan_far_out, PAIR[:1], 10, MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="two-metrics"))
         assert decode_summary(viewer.attachments[SPACE_KEY]).metrics == [m.as_dict() for m in PAIR]
         assert len(viewer.all_trial_docs()) == 8
     finally:

@@ -85,7 +85,8 @@ class EmbeddedEngine(Engine):
             self._experiment = LocalExperimentBuilder(local_spec)
         except ValueError as error:
             if spec.get("linear_constraints") or spec.get("metrics") != SINGLE_LOSS:
-                raise MetricsError(f"SigOpt's validator refused the search's metrics or constraints: {error}") from error
+                raise MetricsError(f"SigOpt's validator refused the search's metrics or constraints: {error}. Change the "
+                                   "declaration (docs/multimetric.md lists what SigOpt supports).") from error
             raise UnsupportedSpaceError(None, f"SigOpt's validator refused it: {error}") from error
         self._metric_names = [m["name"] for m in spec.get("metrics") or SINGLE_LOSS]
         # Declared metrics or linear constraints: SigOpt's own multimetric machinery (multimetric.py);
