@@ -180,3 +180,19 @@ def test_a_mongo_search_with_a_real_worker_process(mongo_db):
         assert len(viewer.all_trial_docs()) == 8
     finally:
         stop_workers(workers)
+
+
+def test_the_single_loss_search_is_untouched():
+    """No metrics, no linear constraints: the experiment is the one minimized 'loss' it always was, and
+    the embedded engine keeps its own single-metric ingredients (the multimetric model stays unused)."""
+    from sigopt_hyperopt.engines.base import experiment_spec
+
+    space = translate(SPACE)
+    spec = experiment_spec(space, name="n", observation_budget=5)
+    assert spec["metrics"] == [{"name": "loss", "objective": "minimize"}] and "linear_constraints" not in spec
+    assert EmbeddedEngine(spec)._multimetric is None
+    trials = Trials()
+    fmin(lambda p: p["x"], SPACE, max_evals=2, trials=trials, show_progressbar=False)
+    from sigopt_hyperopt.store import SEARCH_KEY
+    assert "metrics" not in trials.attachments[SEARCH_KEY].decode()  # the record reads as before
+    assert SPACE_KEY not in trials.attachments  # Trials get no summary, as before
