@@ -11,6 +11,7 @@ it is *feasible* when every threshold is met (:func:`sigopt_hyperopt.metrics.fea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -79,13 +80,22 @@ def pareto_front(trials: Any, metrics: Sequence[Metric] | None = None) -> list[M
     if not optimized:
         return records
     costs = [tuple(signed(m, r.metrics[m.name]) for m in optimized) for r in records]
-
-    def dominated(i: int) -> bool:
-        return any(all(a <= b for a, b in zip(other, costs[i])) and other != costs[i] for other in costs)
-
-    front = [(cost, record) for i, (cost, record) in enumerate(zip(costs, records)) if not dominated(i)]
-    front.sort(key=lambda pair: (pair[0], pair[1].tid))
-    return [record for _, record in front]
+    order = sorted(range(len(records)), key=lambda i: (costs[i], records[i].tid))
+    front: list[MetricsRecord] = []
+    # Sorted by the first cost, then the second: a trial is dominated exactly when an earlier trial with
+    # other values is no worse on the last cost (one sweep; trials with equal values stand or fall together).
+    best_before = math.inf
+    index = 0
+    while index < len(order):
+        group = [order[index]]
+        while index + len(group) < len(order) and costs[order[index + len(group)]] == costs[group[0]]:
+            group.append(order[index + len(group)])
+        last = costs[group[0]][-1]
+        if last < best_before:
+            front.extend(records[i] for i in group)
+        best_before = min(best_before, last)
+        index += len(group)
+    return front
 
 
 def best_feasible(trials: Any, metrics: Sequence[Metric] | None = None) -> MetricsRecord | None:

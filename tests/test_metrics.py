@@ -7,6 +7,7 @@ import math
 from functools import partial
 
 import hyperopt
+import numpy as np
 import pytest
 from hyperopt import Trials, hp
 from hyperopt.fmin import generate_trials_to_calculate
@@ -171,3 +172,23 @@ def test_best_feasible_is_none_without_a_feasible_trial_and_needs_a_declaration(
     with pytest.raises(MetricsError, match="pass metrics="):
         pareto_front(bare)
     assert best_feasible(bare, metrics) is None
+
+
+def test_the_front_is_exactly_the_non_dominated_trials_ties_included():
+    metrics = [Metric("a"), Metric("b", objective="maximize")]
+    rng = np.random.default_rng(4)
+    rows = [{"a": float(rng.integers(0, 6)), "b": float(rng.integers(0, 6))} for _ in range(40)]
+    trials = made_trials(rows, metrics)
+    costs = {i: (r["a"], -r["b"]) for i, r in enumerate(rows)}
+
+    def dominated(i):
+        return any(all(x <= y for x, y in zip(costs[j], costs[i])) and costs[j] != costs[i] for j in costs)
+
+    expected = sorted((costs[i], i) for i in costs if not dominated(i))
+    assert [r.tid for r in pareto_front(trials)] == [i for _, i in expected]
+
+
+def test_fmin_takes_the_declaration_once():
+    algo = partial(sigopt_suggest, metrics=[Metric("a")])
+    with pytest.raises(MetricsError, match="given both to fmin and in algo's partial"):
+        fmin(never, SPACE, algo=algo, max_evals=5, trials=Trials(), metrics=[Metric("a")], show_progressbar=False)

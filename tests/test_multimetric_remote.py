@@ -94,3 +94,36 @@ def test_the_server_refuses_what_sigopt_refuses(server):
                                    "metrics": [m.as_dict() for m in METRICS[:2]]})
     with pytest.raises(MetricsError, match="at most two"):
         run(Trials(), 4, [Metric("a"), Metric("b"), Metric("c")])
+
+
+def test_linear_constraints_reach_the_experiment_and_hold(server):
+    from sigopt_hyperopt import LinearConstraint
+
+    trials = Trials()
+    constraint = LinearConstraint({"x": 1, "y": 1}, threshold=0.8)
+    fmin(lambda p: (p["x"] - 1) ** 2, SPACE, algo=partial(sigopt_suggest, retry=FAST_RETRIES), max_evals=9,
+         trials=trials, linear_constraints=[constraint], show_progressbar=False)
+    experiment = experiment_of(server, trials)
+    assert experiment.body["linear_constraints"] == [constraint.as_dict()]
+    assert experiment.body["metrics"] == [{"name": "loss", "objective": "minimize"}]
+    assert all(o["assignments"]["x"] + o["assignments"]["y"] <= 0.8 + 1e-9 for o in experiment.observations)
+
+
+def test_report_finished_reports_the_last_multimetric_trials_of_hyperopts_fmin(server):
+    import hyperopt
+
+    trials = Trials()
+    options = dict(retry=FAST_RETRIES, metrics=METRICS, observation_budget=5)
+
+    def with_loss(params):
+        return {**with_width(params), "loss": params["x"]}
+
+    hyperopt.fmin(with_loss, SPACE, algo=partial(sigopt_suggest, **options), max_evals=5, trials=trials,
+                  rstate=np.random.default_rng(0), show_progressbar=False)
+    experiment = experiment_of(server, trials)
+    assert len(experiment.observations) < 5  # hyperopt's fmin never called the algorithm after the last trial
+    from sigopt_hyperopt import report_finished
+
+    report_finished(trials, SPACE, **options)
+    assert len(experiment.observations) == 5
+    assert all(o["failed"] or len(o["values"]) == 3 for o in experiment.observations)
