@@ -38,9 +38,10 @@ def open_engine(
     """
     record = ledger.load()
     declared = declaration(options.metrics) or None
+    constraints = [c.as_dict() for c in options.linear_constraints] or None
     if record is not None:
         record = _checked_record(record, space, ledger)
-        _check_declaration(record, declared)
+        _check_declaration(record, declared, constraints)
     search_id = record.search_id if record is not None and record.search_id else new_search_id()
     fingerprint = space.fingerprint()
     connection = _resolve_connection(options.connection, record, options.retry)
@@ -53,7 +54,7 @@ def open_engine(
                                                   linear_constraints=options.linear_constraints)
         if record is None:
             ledger.save(SearchRecord("embedded", engine.experiment_id, fingerprint, search_id=search_id,
-                                     metrics=declared))
+                                     metrics=declared, linear_constraints=constraints))
         # A search recorded on a SigOpt server and continued here keeps that record: back on the
         # server later, it continues the same experiment instead of starting a second one.
         return engine
@@ -89,7 +90,8 @@ def open_engine(
             metrics=options.metrics,
             linear_constraints=options.linear_constraints,
         )
-    ledger.save(SearchRecord("remote", remote.experiment_id, fingerprint, api_url, search_id, metrics=declared))
+    ledger.save(SearchRecord("remote", remote.experiment_id, fingerprint, api_url, search_id, metrics=declared,
+                             linear_constraints=constraints))
     return remote
 
 
@@ -115,11 +117,18 @@ def space_for_store(domain: Any, ledger: TrialsLedger) -> TranslatedSpace:
     return space  # open_engine refuses it, saying the space changed
 
 
-def _check_declaration(record: SearchRecord, declared: list[dict] | None) -> None:
-    """Refuse to continue a search with other metrics than it was made with: its observations hold
-    values of the declared metrics (or the loss), and SigOpt's experiment is defined by them."""
+def _check_declaration(record: SearchRecord, declared: list[dict] | None, constraints: list[dict] | None) -> None:
+    """Refuse to continue a search with other metrics (or linear constraints) than it was made with: its
+    observations hold values of the declared metrics (or the loss), and SigOpt's experiment is defined by them."""
     before = record.metrics or None
     if before == declared:
+        if (record.linear_constraints or None) != constraints:
+            raise SearchMismatchError(
+                f"These trials were made with linear constraints {record.linear_constraints or 'none'}, not "
+                f"{constraints or 'none'}: a search's constraints cannot change (a SigOpt experiment keeps the ones "
+                "it was created with). Give the same linear_constraints= to continue it, or start a new search "
+                "(a new Trials object, a new exp_key)."
+            )
         return
     def show(metrics: list[dict] | None) -> str:
         if not metrics:

@@ -49,6 +49,8 @@ class SearchRecord:
     metrics: list[dict] | None = None
     """A multimetric search's declaration (:func:`sigopt_hyperopt.metrics.declaration`); None for the
     single-loss search (and left out of the stored record, which then reads as before)."""
+    linear_constraints: list[dict] | None = None
+    """The search's linear constraints in SigOpt's form; None (left out) for none."""
 
 
 @dataclass(frozen=True, order=True)
@@ -121,8 +123,9 @@ class TrialsLedger:
         if record.search_id is None:
             record = replace(record, search_id=new_search_id())
         stored = asdict(record)
-        if stored["metrics"] is None:
-            del stored["metrics"]
+        for optional in ("metrics", "linear_constraints"):
+            if stored[optional] is None:
+                del stored[optional]
         self._write(SEARCH_KEY, stored)
         return record
 

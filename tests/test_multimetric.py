@@ -152,6 +152,10 @@ def test_linear_constraints_hold_for_every_suggested_point():
          linear_constraints=[constraint], rstate=np.random.default_rng(2), show_progressbar=False)
     points = [(d["misc"]["vals"]["x"][0], d["misc"]["vals"]["y"][0]) for d in trials.trials]
     assert all(x + y <= 0.8 + 1e-9 for x, y in points), points
+    forget_sessions()
+    with pytest.raises(SearchMismatchError, match="constraints cannot change"):
+        fmin(lambda p: p["x"], SPACE, max_evals=12, trials=trials, show_progressbar=False,
+             linear_constraints=[LinearConstraint({"x": 1, "y": 1}, threshold=0.9)])
 
 
 def test_a_mongo_search_with_a_real_worker_process(mongo_db):
