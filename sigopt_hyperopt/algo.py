@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .metrics import LinearConstraint, Metric, check_metrics
 from .bandwidth import default_parallel_bandwidth, follow_the_pool, wait_for_a_free_suggestion
+from .metrics import LinearConstraint, Metric, check_metrics
 from .options import DEFAULT_WAIT_TIMEOUT, SearchOptions
 from .reporting import MISC_KEY, fmin_cancelled
 from .engines.remote.retry import DEFAULT_POLICY, RetryPolicy

@@ -60,6 +60,9 @@ class CheckedObjective:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         result = self.fn(*args, **kwargs)
         if self.metrics:
+            if not isinstance(result, Mapping):  # a bare loss: no metric reaches SigOpt, in every trial
+                raise ObjectiveResultError(f"The objective returned {type(result).__name__} {_short(result)}; "
+                                           f"{MULTIMETRIC_RESULT_RULE}.")
             result = with_loss(result, self.metrics)
         problem = result_problem(result)
         if problem is not None:

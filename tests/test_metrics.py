@@ -192,3 +192,10 @@ def test_fmin_takes_the_declaration_once():
     algo = partial(sigopt_suggest, metrics=[Metric("a")])
     with pytest.raises(MetricsError, match="given both to fmin and in algo's partial"):
         fmin(never, SPACE, algo=algo, max_evals=5, trials=Trials(), metrics=[Metric("a")], show_progressbar=False)
+
+
+def test_a_bare_loss_in_a_multimetric_search_stops_it_saying_what_to_return():
+    from sigopt_hyperopt import ObjectiveResultError
+
+    with pytest.raises(ObjectiveResultError, match="returned float 0.5; in a search with metrics=.*'metrics'"):
+        fmin(lambda p: 0.5, SPACE, max_evals=3, trials=Trials(), metrics=[Metric("a")], show_progressbar=False)
