@@ -92,7 +92,9 @@ def fmin(
         trials = _new_trials(points_to_evaluate, trials_save_file)
     check_max_evals(max_evals, trials)
     declared: tuple[Metric, ...] = ()
-    if metrics is not None or linear_constraints is not None:
+    configured = getattr(algo, "keywords", None) if getattr(algo, "func", None) is sigopt_suggest else None
+    if metrics is not None or linear_constraints is not None or (
+            configured and (configured.get("metrics") is not None or configured.get("linear_constraints") is not None)):
         algo, declared = _with_metrics(algo, metrics, linear_constraints, max_evals)
     if not hasattr(trials, "_spark"):  # Spark executors need not have this package to unpickle the objective
         fn = CheckedObjective(fn, declared)

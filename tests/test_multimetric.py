@@ -125,6 +125,14 @@ def test_hyperopts_own_fmin_runs_a_multimetric_search_with_the_objectives_loss()
     assert all(d["result"]["loss"] == -d["result"]["metrics"]["score"] for d in trials.trials)
 
 
+def test_the_declaration_may_come_in_algos_partial():
+    trials = Trials()
+    best = fmin(two_metrics, SPACE, algo=partial(sigopt_suggest, metrics=PAIR), max_evals=6, trials=trials,
+                rstate=np.random.default_rng(0), show_progressbar=False)
+    assert best == best_feasible(trials).params  # max_evals was the budget, loss was filled
+    assert all(d["result"]["loss"] == d["result"]["metrics"]["near_origin"] for d in trials.trials)
+
+
 def test_a_resume_with_a_changed_declaration_is_refused_and_the_same_one_continues():
     _, trials = run(two_metrics, PAIR, 6)
     forget_sessions()  # a new driver
