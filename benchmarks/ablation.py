@@ -127,7 +127,10 @@ makes the exact optimum a matter of the grid)."""
 
 def engine_options(algorithm: str):
     """The EngineOptions an algorithm name selects: ``sigopt`` the defaults, ``sigopt:-a,-b`` without a and b."""
-    from sigopt_hyperopt.engines.embedded.options import DEFAULT_OPTIONS
+    try:
+        from sigopt_hyperopt.engines.embedded.options import DEFAULT_OPTIONS
+    except ImportError:  # a baseline checkout from before the engines/ folder
+        from sigopt_hyperopt.engine_options import DEFAULT_OPTIONS
 
     if ":" not in algorithm:
         return DEFAULT_OPTIONS
@@ -146,10 +149,9 @@ def _run(problem: Problem, algorithm: str, seed: int, evals: int) -> list[float]
     if algorithm == "optuna_gp":
         return run_optuna(problem, seed, evals, "gp")
     if algorithm.startswith("sigopt"):
-        try:
-            from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
-        except ImportError:  # pragma: no cover
-            raise
+        from .suite import embedded_engine_class
+
+        EmbeddedEngine = embedded_engine_class()
         if hasattr(EmbeddedEngine, "options"):  # the baseline checkout has no options
             # This process runs this one search only (the pool starts one per task): the class
             # attribute is the ablation's switch, set before the engine is built.

@@ -111,12 +111,12 @@ def run_hyperopt(problem: Problem, algorithm: str, recorder: Recorder, evals: in
     from sigopt_hyperopt import sigopt_suggest
 
     if algorithm.startswith("sigopt"):
-        from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
-
         from .ablation import engine_options
 
-        # A pool process runs one search at a time: the class attribute is the variant's switch.
-        EmbeddedEngine.options = engine_options(algorithm)
+        engine = embedded_engine_class()
+        if hasattr(engine, "options"):  # a baseline checkout may have no switchable ingredients
+            # A pool process runs one search at a time: the class attribute is the variant's switch.
+            engine.options = engine_options(algorithm)
         algorithm = "sigopt"
     algo = {"sigopt": sigopt_suggest, "tpe": tpe.suggest, "rand": rand.suggest}[algorithm]
     fmin(lambda params: recorder(problem.from_hyperopt(params)), problem.hyperopt_space(), algo=algo,
@@ -187,7 +187,16 @@ def warm_up() -> None:
     import torch  # noqa: F401
     from optuna.samplers import GPSampler  # noqa: F401
 
-    from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine  # noqa: F401  (fetches and imports libsigopt)
+    embedded_engine_class()  # fetches and imports libsigopt
+
+
+def embedded_engine_class() -> type:
+    """The embedded engine's class, in this checkout or in a baseline from before the ``engines/`` folder."""
+    try:
+        from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+    except ImportError:
+        from sigopt_hyperopt.embedded import EmbeddedEngine
+    return EmbeddedEngine
 
 
 def _task(task: tuple) -> str:

@@ -43,6 +43,7 @@ from ...errors import MetricsError, UnsupportedSpaceError
 from ...space import Assignments, TranslatedSpace
 from ..base import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
 from . import _compat  # noqa: F401  (before libsigopt runs)
+from . import schema_cache  # noqa: F401  (sigoptlite's validation, each schema checked once)
 from .acquisition import BatchedGpNextPoints
 from .initial_design import design_points, design_seed, first_point
 from .model import HyperparameterCache, modelled_points

@@ -54,6 +54,9 @@ NOISE_PRIOR_SHAPE = 1.1
 RANDOM_STARTS = 4
 """Starts drawn from the prior in a full fit, besides the given hyperparameters and the prior's median."""
 MAX_ITERATIONS = 200
+FAST_FTOL = 1e-6
+FAST_GTOL = 1e-3
+"""With ``fast_fit``: L-BFGS-B stops at this relative decrease / projected gradient (scipy: 2.2e-9, 1e-5)."""
 FAILED = 1e30
 """What an unfactorizable kernel matrix scores (L-BFGS-B backs off from it)."""
 
@@ -162,13 +165,16 @@ class MapHyperparameterFit(GpHyperOptMultimetricView):
         options = self.params.get("engine_options")
         layout = _Layout(self, historical, use_noise, wide_prior=bool(options and options.wide_prior))
         given = np.clip(likelihood.hyperparameters, layout.log_lower, layout.log_upper)
-        starts = [given, layout.log_median] + [layout.draw() for _ in range(self.random_starts)]
+        fast = bool(options and options.fast_fit)
+        starts = [given] if fast and self.random_starts == 0 else [given, layout.log_median]
+        starts += [layout.draw() for _ in range(self.random_starts)]
         objective = _negative_log_posterior(likelihood, layout)
         bounds = list(zip(layout.log_lower, layout.log_upper))
         best_theta, best_value = given, objective(given)[0]
+        tolerances = {"ftol": FAST_FTOL, "gtol": FAST_GTOL} if fast else {}
         for start in starts:
             result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                              options={"maxiter": MAX_ITERATIONS})
+                              options={"maxiter": MAX_ITERATIONS, **tolerances})
             if result.fun < best_value:
                 best_theta, best_value = np.clip(result.x, layout.log_lower, layout.log_upper), float(result.fun)
         fitted = np.exp(best_theta).tolist()

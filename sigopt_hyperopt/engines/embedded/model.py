@@ -225,6 +225,8 @@ class HyperparameterCache:
         if fitted is None:
             start = None
             anchor = anchor_count(len(subset)) if self.options.warm_fit and len(subset) <= REFIT_EVERY_UP_TO else 0
+            if anchor and self.options.fast_fit:
+                anchor = len(subset) - 1  # the previous count's fit (itself chained back to the anchor)
             if anchor:
                 # The anchor is the oldest ``anchor`` of the same sorted observations: pure; its
                 # variances are carried into the units of the larger subset.

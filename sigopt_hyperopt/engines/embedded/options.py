@@ -32,6 +32,11 @@ class EngineOptions:
     libsigopt's maximum likelihood by SLSQP."""
     wide_prior: bool = False
     """With ``map_fit``: the dimension-scaled log-normal length-scale prior instead of the tight one."""
+    fast_fit: bool = False
+    """With ``map_fit``: a warm refit starts from the previous count's fit only (a chain back to the
+    last anchor, at most ``ANCHOR_EVERY - 1`` fits long, so the schedule stays pure), not also from the
+    prior's median, and every fit stops at looser tolerances; the hyperparameters move little between
+    observations, and the fit is most of a suggestion's time."""
     space_filling_design: bool = False
     """The initialization phase's points as one discrepancy-optimized Latin hypercube over the domain
     (:mod:`~sigopt_hyperopt.engines.embedded.initial_design`), instead of libsigopt's independent uniform draws."""
