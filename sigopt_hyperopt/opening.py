@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from .engines.base import Engine
 from .errors import ConfigurationError, SearchMismatchError
+from .metrics import declaration
 from .options import DEFAULT_NAME, SearchOptions
 from .engines.remote.retry import RetryPolicy
 from .space import TranslatedSpace, translate
@@ -36,8 +37,11 @@ def open_engine(
     options nor the experiment set one.
     """
     record = ledger.load()
+    declared = declaration(options.metrics) or None
+    constraints = [c.as_dict() for c in options.linear_constraints] or None
     if record is not None:
         record = _checked_record(record, space, ledger)
+        _check_declaration(record, declared, constraints)
     search_id = record.search_id if record is not None and record.search_id else new_search_id()
     fingerprint = space.fingerprint()
     connection = _resolve_connection(options.connection, record, options.retry)
@@ -45,9 +49,12 @@ def open_engine(
     if connection == "embedded":
         from .engines.embedded.engine import EmbeddedEngine  # fetches libsigopt on first use (see engines/embedded/packages.py)
 
-        engine: Engine = EmbeddedEngine.for_space(space, name=name, observation_budget=options.observation_budget)
+        engine: Engine = EmbeddedEngine.for_space(space, name=name, observation_budget=options.observation_budget,
+                                                  metrics=options.metrics,
+                                                  linear_constraints=options.linear_constraints)
         if record is None:
-            ledger.save(SearchRecord("embedded", engine.experiment_id, fingerprint, search_id=search_id))
+            ledger.save(SearchRecord("embedded", engine.experiment_id, fingerprint, search_id=search_id,
+                                     metrics=declared, linear_constraints=constraints))
         # A search recorded on a SigOpt server and continued here keeps that record: back on the
         # server later, it continues the same experiment instead of starting a second one.
         return engine
@@ -64,7 +71,7 @@ def open_engine(
     wanted = options.experiment_id or (record.experiment_id if on_server else None)
     if wanted is not None:
         remote, experiment = RemoteEngine.attach(connection, wanted, ledger, search_id, policy=options.retry)
-        check_experiment_matches(space, experiment)
+        check_experiment_matches(space, experiment, options.metrics)
         remote.reconcile()
         bandwidth = options.parallel_bandwidth or remote.parallel_bandwidth or default_bandwidth()
         if bandwidth != remote.parallel_bandwidth:
@@ -80,8 +87,11 @@ def open_engine(
             observation_budget=options.observation_budget,
             parallel_bandwidth=options.parallel_bandwidth or default_bandwidth(),
             policy=options.retry,
+            metrics=options.metrics,
+            linear_constraints=options.linear_constraints,
         )
-    ledger.save(SearchRecord("remote", remote.experiment_id, fingerprint, api_url, search_id))
+    ledger.save(SearchRecord("remote", remote.experiment_id, fingerprint, api_url, search_id, metrics=declared,
+                             linear_constraints=constraints))
     return remote
 
 
@@ -105,6 +115,32 @@ def space_for_store(domain: Any, ledger: TrialsLedger) -> TranslatedSpace:
                     record.experiment_id)
         return earlier
     return space  # open_engine refuses it, saying the space changed
+
+
+def _check_declaration(record: SearchRecord, declared: list[dict] | None, constraints: list[dict] | None) -> None:
+    """Refuse to continue a search with other metrics (or linear constraints) than it was made with: its
+    observations hold values of the declared metrics (or the loss), and SigOpt's experiment is defined by them."""
+    before = record.metrics or None
+    if before == declared:
+        if (record.linear_constraints or None) != constraints:
+            raise SearchMismatchError(
+                f"These trials were made with linear constraints {record.linear_constraints or 'none'}, not "
+                f"{constraints or 'none'}: a search's constraints cannot change (a SigOpt experiment keeps the ones "
+                "it was created with). Give the same linear_constraints= to continue it, or start a new search "
+                "(a new Trials object, a new exp_key)."
+            )
+        return
+    def show(metrics: list[dict] | None) -> str:
+        if not metrics:
+            return "the single loss (no metrics=)"
+        return ", ".join(f"{m['name']} ({m['strategy']}, {m['objective']}"
+                         + (f", threshold {m['threshold']:g}" if m.get("threshold") is not None else "") + ")"
+                         for m in metrics)
+    raise SearchMismatchError(
+        f"These trials were made for a search with metrics {show(before)}, not {show(declared)}: a search's "
+        "metric declaration (names, objectives, strategies, thresholds) cannot change. Declare the same metrics "
+        "to continue it, or start a new search (a new Trials object, a new exp_key) for the new declaration."
+    )
 
 
 def _checked_record(record: SearchRecord, space: TranslatedSpace, ledger: TrialsLedger) -> SearchRecord:

@@ -46,6 +46,11 @@ class SearchRecord:
     space_fingerprint: str
     api_url: str | None = None
     search_id: str | None = None
+    metrics: list[dict] | None = None
+    """A multimetric search's declaration (:func:`sigopt_hyperopt.metrics.declaration`); None for the
+    single-loss search (and left out of the stored record, which then reads as before)."""
+    linear_constraints: list[dict] | None = None
+    """The search's linear constraints in SigOpt's form; None (left out) for none."""
 
 
 @dataclass(frozen=True, order=True)
@@ -117,7 +122,11 @@ class TrialsLedger:
         """Store the record, giving it a search id if it has none; returns what was stored."""
         if record.search_id is None:
             record = replace(record, search_id=new_search_id())
-        self._write(SEARCH_KEY, asdict(record))
+        stored = asdict(record)
+        for optional in ("metrics", "linear_constraints"):
+            if stored[optional] is None:
+                del stored[optional]
+        self._write(SEARCH_KEY, stored)
         return record
 
     # -- reported evaluations ----------------------------------------------------------------

@@ -58,7 +58,7 @@ def test_readmes_python_blocks_run_in_order_with_a_real_worker(mongo_server, tmp
     database = f"readme_{uuid.uuid4().hex[:8]}"
     python = [few_evals(block).replace("localhost:27017/foo_db", f"{mongo_server}/{database}")
               for block in code_blocks(ROOT / "README.md", "python")]
-    assert len(python) == 3 and "MongoTrials" in python[1]
+    assert len(python) == 4 and "MongoTrials" in python[1] and "metrics=metrics" in python[3]
     [worker_line] = [line for block in code_blocks(ROOT / "README.md", "bash") for line in block.splitlines()
                      if line.startswith("sigopt-hyperopt worker")]
     worker_args = worker_line.split("#")[0].replace("localhost:27017/foo_db", f"{mongo_server}/{database}").split()
@@ -73,7 +73,7 @@ def test_readmes_python_blocks_run_in_order_with_a_real_worker(mongo_server, tmp
     finally:
         stop_workers([worker])
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    assert done.stdout.count("--- block") == 3
+    assert done.stdout.count("--- block") == 4
     first = done.stdout.split("--- block 1")[0]
     assert re.search(r"\{'layers': \{.*'n': [12].*\}, 'lr': [0-9.e-]+\}", first), first  # space_eval's answer
     assert f"finished {FEW_EVALS} job(s)" in worker.stdout.read()  # the worker evaluated the Mongo search
