@@ -32,7 +32,7 @@ class EngineOptions:
     libsigopt's maximum likelihood by SLSQP."""
     wide_prior: bool = False
     """With ``map_fit``: the dimension-scaled log-normal length-scale prior instead of the tight one."""
-    fast_fit: bool = False
+    fast_fit: bool = True
     """With ``map_fit``: a warm refit starts from the previous count's fit only (a chain back to the
     last anchor, at most ``ANCHOR_EVERY - 1`` fits long, so the schedule stays pure), not also from the
     prior's median, and every fit stops at looser tolerances; the hyperparameters move little between
