@@ -15,9 +15,8 @@ from sigopt_hyperopt.store import TrialsLedger
 
 from .objectives import two_metrics
 from .remote_driver import FAST_RETRIES
-from .sigopt_http_server import SigOptHttpServer
+from .test_remote import TOKEN, server  # noqa: F401  (the fixture)
 
-TOKEN = "secret-token-for-tests"
 SPACE = {"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 1)}
 METRICS = [Metric("near_origin", threshold=1.5), Metric("score", objective="maximize"),
            Metric("width", strategy="constraint", threshold=0.9)]
@@ -29,14 +28,6 @@ def with_width(params):
     if params["y"] > 0.95:
         del result["metrics"]["score"]  # a trial that forgot a metric
     return result
-
-
-@pytest.fixture
-def server(monkeypatch):
-    with SigOptHttpServer(TOKEN, page_size=4) as running:
-        monkeypatch.setenv("SIGOPT_API_TOKEN", TOKEN)
-        monkeypatch.setenv("SIGOPT_API_URL", running.url)
-        yield running
 
 
 def run(trials, max_evals, metrics=METRICS, **options):
