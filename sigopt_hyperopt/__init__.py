@@ -14,11 +14,14 @@ from .errors import (
     AuthenticationError,
     ConfigurationError,
     EngineError,
+    MetricsError,
     ObjectiveResultError,
     SearchMismatchError,
     SigOptHyperoptError,
     UnsupportedSpaceError,
 )
+from .metrics import LinearConstraint, Metric
+from .metrics_results import MetricsRecord, best_feasible, pareto_front
 from .space import TranslatedSpace, translate
 
 __version__ = "0.1.0"
@@ -38,6 +41,10 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "EngineError",
+    "LinearConstraint",
+    "Metric",
+    "MetricsError",
+    "MetricsRecord",
     "MongoTrials",
     "ObjectiveResultError",
     "RetryPolicy",
@@ -45,6 +52,8 @@ __all__ = [
     "SigOptHyperoptError",
     "TranslatedSpace",
     "UnsupportedSpaceError",
+    "best_feasible",
+    "pareto_front",
     "report_finished",
     "sigopt_suggest",
     "translate",

@@ -22,18 +22,22 @@ With another ``algo`` (``tpe.suggest``...) it is hyperopt's ``fmin`` and nothing
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from typing import Any, Callable
+import sys
+from typing import Any, Callable, Iterable
 
 import cloudpickle
 import hyperopt
 from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_NEW, JOB_STATE_RUNNING, Trials
-from hyperopt.fmin import generate_trials_to_calculate
+from hyperopt.fmin import generate_trials_to_calculate, space_eval
 from hyperopt.utils import coarse_utcnow
 
 from .algo import sigopt_suggest
-from .errors import SearchBusyError
+from .errors import MetricsError, SearchBusyError
+from .metrics import LinearConstraint, Metric, check_metrics
+from .metrics_results import best_feasible
 from .fmin_checks import CheckedObjective, all_trials_failed, check_max_evals, no_trial_succeeded
 from .reporting import all_trial_docs
 from .session import current_session
@@ -60,6 +64,9 @@ def fmin(
     show_progressbar: Any = True,
     early_stop_fn: Callable[..., Any] | None = None,
     trials_save_file: str = "",
+    *,
+    metrics: Iterable[Metric] | None = None,
+    linear_constraints: Iterable[LinearConstraint] | None = None,
 ) -> Any:
     """Minimize ``fn`` over ``space`` as ``hyperopt.fmin`` does, with SigOpt, and finish the experiment.
 
@@ -72,12 +79,23 @@ def fmin(
     :class:`~sigopt_hyperopt.errors.ObjectiveResultError` when the objective returns something that
     is not a result, and :class:`~sigopt_hyperopt.errors.AllTrialsFailedError` (a hyperopt
     ``AllTrialsFailed``) naming the first failure when no trial succeeded.
+
+    ``metrics`` (a list of :class:`~sigopt_hyperopt.metrics.Metric`) makes it a multimetric search
+    (see docs/multimetric.md): the objective returns ``{"status": "ok", "metrics": {...}}``, the
+    ``loss`` hyperopt needs is filled from the first optimized metric when the objective gives none,
+    ``max_evals`` is SigOpt's observation budget, and the return value is the point of
+    :func:`~sigopt_hyperopt.metrics_results.best_feasible` (the best feasible trial; with two optimized
+    metrics, the Pareto front's trial best on the first).  ``linear_constraints`` bound sums of numeric
+    parameters.  Both are checked before any evaluation.
     """
     if trials is None:
         trials = _new_trials(points_to_evaluate, trials_save_file)
     check_max_evals(max_evals, trials)
+    declared: tuple[Metric, ...] = ()
+    if metrics is not None or linear_constraints is not None:
+        algo, declared = _with_metrics(algo, metrics, linear_constraints, max_evals)
     if not hasattr(trials, "_spark"):  # Spark executors need not have this package to unpickle the objective
-        fn = CheckedObjective(fn)
+        fn = CheckedObjective(fn, declared)
     completed = False
     try:
         result = hyperopt.fmin(
@@ -88,6 +106,8 @@ def fmin(
             show_progressbar=show_progressbar, early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
         )
         completed = True
+        if declared:
+            return _best_feasible_point(trials, space, declared, result, return_argmin)
         return result
     except Exception as error:
         if not no_trial_succeeded(error, trials):
@@ -96,6 +116,40 @@ def fmin(
         raise all_trials_failed(trials) from None
     finally:
         finish_search(trials, interrupted=not completed)
+
+
+def _with_metrics(algo: Any, metrics: Iterable[Metric] | None, linear_constraints: Iterable[LinearConstraint] | None,
+                  max_evals: Any) -> tuple[Any, tuple[Metric, ...]]:
+    """``sigopt_suggest`` configured with the declaration (checked now, before any evaluation), and
+    ``max_evals`` as its observation budget unless ``algo`` gives one."""
+    if algo is None or algo is sigopt_suggest:
+        base: dict[str, Any] = {}
+    elif isinstance(algo, functools.partial) and algo.func is sigopt_suggest and not algo.args:
+        base = dict(algo.keywords)
+    else:
+        raise MetricsError("metrics= and linear_constraints= work with SigOpt's algorithm only: leave algo= out, or "
+                           "give algo=functools.partial(sigopt_suggest, ...).")
+    for key, value in (("metrics", metrics), ("linear_constraints", linear_constraints)):
+        if value is not None and base.get(key) is not None:
+            raise MetricsError(f"{key}= is given both to fmin and in algo's partial: give it once.")
+        if value is not None:
+            base[key] = list(value)
+    if base.get("observation_budget") is None and max_evals is not None and max_evals < sys.maxsize:
+        base["observation_budget"] = int(max_evals)
+    declared = check_metrics(base.get("metrics"), observation_budget=base.get("observation_budget"),
+                             budget_hint="give max_evals= (it is the observation budget)")
+    return functools.partial(sigopt_suggest, **base), declared
+
+
+def _best_feasible_point(trials: Any, space: Any, metrics: tuple[Metric, ...], hyperopts: Any,
+                         return_argmin: bool) -> Any:
+    """What a multimetric fmin returns: best_feasible's point, in the form hyperopt's fmin returns one."""
+    best = best_feasible(trials, metrics)
+    if best is None:
+        logger.warning("no trial of the search is feasible (every threshold met); returning hyperopt's best loss "
+                       "instead (see pareto_front/best_feasible, and the thresholds)")
+        return hyperopts
+    return best.params if return_argmin else space_eval(space, best.params)
 
 
 def finish_search(trials: Any, *, interrupted: bool = False) -> None:

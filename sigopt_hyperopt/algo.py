@@ -20,8 +20,9 @@ the open-suggestion limit in :mod:`.bandwidth`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
+from .metrics import LinearConstraint, Metric, check_metrics
 from .bandwidth import default_parallel_bandwidth, follow_the_pool, wait_for_a_free_suggestion
 from .options import DEFAULT_WAIT_TIMEOUT, SearchOptions
 from .reporting import MISC_KEY, fmin_cancelled
@@ -43,6 +44,8 @@ def sigopt_suggest(
     connection: Any = None,
     retry: RetryPolicy = DEFAULT_POLICY,
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+    metrics: Iterable[Metric] | None = None,
+    linear_constraints: Iterable[LinearConstraint] | None = None,
 ) -> list[dict]:
     """hyperopt's algorithm protocol: new trial documents for ``new_ids``, suggested by SigOpt.
 
@@ -57,9 +60,18 @@ def sigopt_suggest(
     trials say fmin was cancelled (``SparkTrials``' timeout or early stop), it returns no document, so
     nothing starts after the cancellation.  ``retry`` bounds the retries of failed API calls (see
     :class:`~sigopt_hyperopt.engines.remote.retry.RetryPolicy`).
+
+    ``metrics`` (a list of :class:`~sigopt_hyperopt.metrics.Metric`) makes it a multimetric search:
+    SigOpt optimizes the declared metrics (one or two) under the declared constraints, reading their
+    values from each result's ``"metrics"`` dict; hyperopt still needs ``"loss"`` in each result
+    (``sigopt_hyperopt.fmin`` fills it).  Such a search needs ``observation_budget``.
+    ``linear_constraints`` (:class:`~sigopt_hyperopt.metrics.LinearConstraint`) bound sums of
+    numeric parameters.  Both are checked before any evaluation (:class:`~sigopt_hyperopt.errors.MetricsError`).
     """
-    options = SearchOptions(name, project, observation_budget, parallel_bandwidth, experiment_id, connection,
-                            retry, wait_timeout)
+    options = search_options(name=name, project=project, observation_budget=observation_budget,
+                             parallel_bandwidth=parallel_bandwidth, experiment_id=experiment_id,
+                             connection=connection, retry=retry, wait_timeout=wait_timeout, metrics=metrics,
+                             linear_constraints=linear_constraints)
     session = _session(trials, domain, options, requested=len(new_ids))
     if not new_ids:
         return []
@@ -115,10 +127,22 @@ def report_finished(trials: Any, space: Any, **options: Any) -> None:
     """
     from hyperopt.base import Domain
 
-    session = _session(trials, Domain(_never_called, space), SearchOptions(**options), requested=0)
+    session = _session(trials, Domain(_never_called, space), search_options(**options), requested=0)
     if hasattr(trials, "refresh"):
         trials.refresh()
     session.report(trials)
+
+
+def search_options(*, metrics: Iterable[Metric] | None = None,
+                   linear_constraints: Iterable[LinearConstraint] | None = None, **options: Any) -> SearchOptions:
+    """``sigopt_suggest``'s keywords as a :class:`SearchOptions`, the metrics checked (before any evaluation)."""
+    declared = check_metrics(metrics, observation_budget=options.get("observation_budget"),
+                             budget_hint="pass observation_budget= to sigopt_suggest (e.g. functools.partial("
+                                         "sigopt_suggest, metrics=..., observation_budget=max_evals)); "
+                                         "sigopt_hyperopt.fmin passes max_evals itself")
+    if linear_constraints is not None and not isinstance(linear_constraints, (list, tuple)):
+        linear_constraints = list(linear_constraints)
+    return SearchOptions(**options, metrics=declared, linear_constraints=tuple(linear_constraints or ()))
 
 
 def _never_called(params: Any) -> Any:

@@ -35,6 +35,10 @@ class SearchMismatchError(SigOptHyperoptError):
     """The trials store (or a given experiment) belongs to a different search space."""
 
 
+class MetricsError(SigOptHyperoptError, ValueError):
+    """A metric declaration (or linear constraint) SigOpt cannot run: raised before any evaluation."""
+
+
 class EngineError(SigOptHyperoptError):
     """The optimizer (embedded or remote) failed in a way the user has to act on."""
 

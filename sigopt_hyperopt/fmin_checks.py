@@ -19,6 +19,7 @@ from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_OK, STATUS_STR
 from hyperopt.exceptions import AllTrialsFailed
 
 from .errors import AllTrialsFailedError, ConfigurationError, ObjectiveResultError
+from .metrics import Metric, loss_for_hyperopt
 from .reporting import all_trial_docs
 
 RESULT_RULE = ("an objective must return a number (the loss) or a dict with 'status' ('ok' or 'fail') and, "
@@ -49,17 +50,36 @@ class CheckedObjective:
     have this package) while the objective inside pickles as it would alone.
     """
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], metrics: tuple[Metric, ...] = ()) -> None:
         self.fn = fn
+        self.metrics = metrics
+        """A multimetric search's declaration: results then carry ``"metrics"``, and ``"loss"`` is filled."""
         # hyperopt's Domain reads this attribute of the objective it is given.
         self.fmin_pass_expr_memo_ctrl = getattr(fn, "fmin_pass_expr_memo_ctrl", False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         result = self.fn(*args, **kwargs)
+        if self.metrics:
+            result = with_loss(result, self.metrics)
         problem = result_problem(result)
         if problem is not None:
-            raise ObjectiveResultError(f"The objective {problem}; {RESULT_RULE}.")
+            rule = MULTIMETRIC_RESULT_RULE if self.metrics else RESULT_RULE
+            raise ObjectiveResultError(f"The objective {problem}; {rule}.")
         return result
+
+
+MULTIMETRIC_RESULT_RULE = ("in a search with metrics=, an objective must return a dict with 'status' ('ok' or 'fail') "
+                           "and, when 'ok', 'metrics' (a dict of each declared metric's value), e.g. "
+                           "return {'status': 'ok', 'metrics': {'accuracy': 0.93, 'latency_ms': 12.0}}")
+
+
+def with_loss(result: Any, metrics: tuple[Metric, ...]) -> Any:
+    """A multimetric result with hyperopt's ``loss`` filled when the objective left it out (see
+    :func:`~sigopt_hyperopt.metrics.loss_for_hyperopt`); a loss the objective gave is kept."""
+    if isinstance(result, Mapping) and result.get("status") == STATUS_OK and "loss" not in result:
+        result = dict(result)
+        result["loss"] = loss_for_hyperopt(metrics, result.get("metrics"))
+    return result
 
 
 def result_problem(result: Any) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from .engines.base import Engine
 from .errors import ConfigurationError, SearchMismatchError
+from .metrics import declaration
 from .options import DEFAULT_NAME, SearchOptions
 from .engines.remote.retry import RetryPolicy
 from .space import TranslatedSpace, translate
@@ -36,8 +37,10 @@ def open_engine(
     options nor the experiment set one.
     """
     record = ledger.load()
+    declared = declaration(options.metrics) or None
     if record is not None:
         record = _checked_record(record, space, ledger)
+        _check_declaration(record, declared)
     search_id = record.search_id if record is not None and record.search_id else new_search_id()
     fingerprint = space.fingerprint()
     connection = _resolve_connection(options.connection, record, options.retry)
@@ -45,9 +48,12 @@ def open_engine(
     if connection == "embedded":
         from .engines.embedded.engine import EmbeddedEngine  # fetches libsigopt on first use (see engines/embedded/packages.py)
 
-        engine: Engine = EmbeddedEngine.for_space(space, name=name, observation_budget=options.observation_budget)
+        engine: Engine = EmbeddedEngine.for_space(space, name=name, observation_budget=options.observation_budget,
+                                                  metrics=options.metrics,
+                                                  linear_constraints=options.linear_constraints)
         if record is None:
-            ledger.save(SearchRecord("embedded", engine.experiment_id, fingerprint, search_id=search_id))
+            ledger.save(SearchRecord("embedded", engine.experiment_id, fingerprint, search_id=search_id,
+                                     metrics=declared))
         # A search recorded on a SigOpt server and continued here keeps that record: back on the
         # server later, it continues the same experiment instead of starting a second one.
         return engine
@@ -64,7 +70,7 @@ def open_engine(
     wanted = options.experiment_id or (record.experiment_id if on_server else None)
     if wanted is not None:
         remote, experiment = RemoteEngine.attach(connection, wanted, ledger, search_id, policy=options.retry)
-        check_experiment_matches(space, experiment)
+        check_experiment_matches(space, experiment, options.metrics)
         remote.reconcile()
         bandwidth = options.parallel_bandwidth or remote.parallel_bandwidth or default_bandwidth()
         if bandwidth != remote.parallel_bandwidth:
@@ -80,8 +86,10 @@ def open_engine(
             observation_budget=options.observation_budget,
             parallel_bandwidth=options.parallel_bandwidth or default_bandwidth(),
             policy=options.retry,
+            metrics=options.metrics,
+            linear_constraints=options.linear_constraints,
         )
-    ledger.save(SearchRecord("remote", remote.experiment_id, fingerprint, api_url, search_id))
+    ledger.save(SearchRecord("remote", remote.experiment_id, fingerprint, api_url, search_id, metrics=declared))
     return remote
 
 
@@ -105,6 +113,25 @@ def space_for_store(domain: Any, ledger: TrialsLedger) -> TranslatedSpace:
                     record.experiment_id)
         return earlier
     return space  # open_engine refuses it, saying the space changed
+
+
+def _check_declaration(record: SearchRecord, declared: list[dict] | None) -> None:
+    """Refuse to continue a search with other metrics than it was made with: its observations hold
+    values of the declared metrics (or the loss), and SigOpt's experiment is defined by them."""
+    before = record.metrics or None
+    if before == declared:
+        return
+    def show(metrics: list[dict] | None) -> str:
+        if not metrics:
+            return "the single loss (no metrics=)"
+        return ", ".join(f"{m['name']} ({m['strategy']}, {m['objective']}"
+                         + (f", threshold {m['threshold']:g}" if m.get("threshold") is not None else "") + ")"
+                         for m in metrics)
+    raise SearchMismatchError(
+        f"These trials were made for a search with metrics {show(before)}, not {show(declared)}: a search's "
+        "metric declaration (names, objectives, strategies, thresholds) cannot change. Declare the same metrics "
+        "to continue it, or start a new search (a new Trials object, a new exp_key) for the new declaration."
+    )
 
 
 def _checked_record(record: SearchRecord, space: TranslatedSpace, ledger: TrialsLedger) -> SearchRecord:

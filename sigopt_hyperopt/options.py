@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .metrics import LinearConstraint, Metric
+
 from .engines.remote.retry import DEFAULT_POLICY, RetryPolicy
 
 DEFAULT_NAME = "hyperopt search"
@@ -25,3 +27,6 @@ class SearchOptions:
     connection: Any = None
     retry: RetryPolicy = DEFAULT_POLICY
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    metrics: tuple[Metric, ...] = ()
+    """Declared metrics (:mod:`~sigopt_hyperopt.metrics`); () is the ordinary single-loss search."""
+    linear_constraints: tuple[LinearConstraint, ...] = ()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from hyperopt.base import (
@@ -23,6 +23,7 @@ from hyperopt.base import (
 )
 
 from .engines.base import Observation
+from .metrics import Metric, finite_values
 from .space import Assignments, TranslatedSpace
 from .mongo.worker_id import host_and_pid
 
@@ -41,6 +42,9 @@ class TrialsState:
     """Suggestion ids of this experiment held by queued or running trials (open on the server)."""
     owned: set[str]
     """Every suggestion id any trial carries: open ones among them are not orphans."""
+    missing_metrics: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    """(trial id, attempt) of 'ok' trials of a multimetric search failed for missing or non-finite
+    declared metrics, with those metrics' names (the session warns once about each)."""
 
 
 def all_trial_docs(trials: Any) -> list[dict]:
@@ -79,8 +83,12 @@ def fmin_cancelled(trials: Any) -> bool:
     return bool(getattr(trials, "_fmin_cancelled", False))
 
 
-def classify(docs: Sequence[dict], space: TranslatedSpace, experiment_id: str) -> TrialsState:
-    """Split the trials into finished evaluations, pending points and abandoned suggestions."""
+def classify(docs: Sequence[dict], space: TranslatedSpace, experiment_id: str,
+             metrics: Sequence[Metric] = ()) -> TrialsState:
+    """Split the trials into finished evaluations, pending points and abandoned suggestions.
+
+    With declared ``metrics`` each observation carries their values (see :func:`observation_of`).
+    """
     state = TrialsState(observations=[], pending=[], abandoned=[], held=[], owned=set())
     for doc in docs:
         stored = doc["misc"].get(MISC_KEY) or {}
@@ -105,7 +113,11 @@ def classify(docs: Sequence[dict], space: TranslatedSpace, experiment_id: str) -
             if suggestion_id is not None:
                 state.held.append(str(suggestion_id))
         elif job_state in (JOB_STATE_DONE, JOB_STATE_ERROR):
-            state.observations.append(observation_of(doc, assignments, suggestion_id))
+            observation = observation_of(doc, assignments, suggestion_id, metrics)
+            state.observations.append(observation)
+            if metrics and observation.failed and _succeeded(doc):
+                state.missing_metrics[(observation.key, observation.attempt)] = (
+                    finite_values(metrics, doc.get("result"))[1])
     return state
 
 
@@ -121,8 +133,16 @@ def _result_not_written_yet(doc: dict) -> bool:
     return isinstance(result, dict) and result.get("status") == STATUS_NEW
 
 
-def observation_of(doc: dict, assignments: Assignments, suggestion_id: str | None) -> Observation:
-    """A finished trial document as an :class:`Observation` (its identity: trial id and attempt)."""
+def observation_of(doc: dict, assignments: Assignments, suggestion_id: str | None,
+                   metrics: Sequence[Metric] = ()) -> Observation:
+    """A finished trial document as an :class:`Observation` (its identity: trial id and attempt).
+
+    With declared ``metrics`` (a multimetric search) the values come from ``result["metrics"]`` and
+    the loss is not SigOpt's business; a successful trial missing a declared metric, or giving a
+    non-finite one, is a failed observation.
+    """
+    if metrics:
+        return _multimetric_observation(doc, assignments, suggestion_id, metrics)
     result = doc.get("result") or {}
     loss = result.get("loss")
     ok = doc["state"] == JOB_STATE_DONE and result.get("status") == STATUS_OK and _finite(loss)
@@ -138,6 +158,26 @@ def observation_of(doc: dict, assignments: Assignments, suggestion_id: str | Non
         suggestion_id=suggestion_id,
         metadata=evaluation_metadata(doc),
         attempt=int(doc.get("attempt") or 0),
+    )
+
+
+def _succeeded(doc: dict) -> bool:
+    result = doc.get("result") or {}
+    return doc["state"] == JOB_STATE_DONE and result.get("status") == STATUS_OK
+
+
+def _multimetric_observation(doc: dict, assignments: Assignments, suggestion_id: str | None,
+                             metrics: Sequence[Metric]) -> Observation:
+    values = finite_values(metrics, doc.get("result"))[0] if _succeeded(doc) else None
+    return Observation(
+        key=int(doc["tid"]),
+        assignments=assignments,
+        value=None,
+        failed=values is None,
+        suggestion_id=suggestion_id,
+        metadata=evaluation_metadata(doc),
+        attempt=int(doc.get("attempt") or 0),
+        metric_values=values,
     )
 
 

@@ -6,16 +6,21 @@ rebuilt from the trials store, which is what a restarted driver does.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .engines.base import Engine
 from .opening import open_engine, space_for_store
+from .metrics import check_linear_constraints, declaration
 from .options import SearchOptions
 from .reporting import TrialsState, all_trial_docs, classify, fence_writes
 from .space import TranslatedSpace
+from .space_summary import store_metrics
 from .store import TrialsLedger
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,6 +34,8 @@ class Session:
     released: set[str] = field(default_factory=set)
     bandwidth_refused: int | None = None
     """A parallel_bandwidth the server refused to raise to; not asked for again by this driver."""
+    warned: set[tuple[int, int]] = field(default_factory=set)
+    """Evaluations whose missing metrics this driver already warned about (each is said once)."""
 
     @property
     def bandwidth(self) -> int | None:
@@ -37,7 +44,12 @@ class Session:
 
     def report(self, trials: Any) -> TrialsState:
         """Read the trials, delete the suggestions of abandoned ones, report the finished ones."""
-        state = classify(all_trial_docs(trials), self.space, self.engine.experiment_id)
+        state = classify(all_trial_docs(trials), self.space, self.engine.experiment_id, self.options.metrics)
+        for (tid, attempt), names in sorted(state.missing_metrics.items()):
+            if (tid, attempt) not in self.warned:
+                self.warned.add((tid, attempt))
+                logger.warning("trial %d returned no finite value for declared metric(s) %s under result['metrics']; "
+                               "it is reported to SigOpt as a failed evaluation", tid, ", ".join(map(repr, names)))
         stale = [s for s in state.abandoned if s not in self.released]
         if stale:
             self.engine.release(stale)
@@ -54,8 +66,11 @@ def session_for(trials: Any, domain: Any, options: SearchOptions, *, default_ban
     session = _sessions.get(trials)
     if session is None or session.domain is not domain or session.options != options:
         space = space_for_store(domain, TrialsLedger(trials))
+        check_linear_constraints(options.linear_constraints, space)  # before anything is written
         fence_writes(trials, "open the search")  # creating or attaching an experiment writes to it
         engine = open_engine(space, TrialsLedger(trials), options, default_bandwidth=default_bandwidth)
+        if options.metrics:  # viewers (dashboard, report, pareto_front) read the declaration as plain data
+            store_metrics(trials.attachments, domain.expr, declaration(options.metrics))
         engine.fence = _fence_of(trials)  # type: ignore[method-assign]
         session = Session(domain, options, space, engine)
         if engine.kind == "remote":

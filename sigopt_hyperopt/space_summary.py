@@ -73,13 +73,71 @@ class Summary:
     """One dict per parameter (label, kind, log, categories, conditional); None: guess the axes."""
     max_evals: int | None = None
     """The ``max_evals`` the search's driver ran with (the latest run's); None when it had none."""
+    metrics: list[dict[str, Any]] | None = None
+    """A multimetric search's declaration: one dict per metric (name, objective, strategy, threshold);
+    None for the ordinary single-loss search."""
 
 
-def encode(parameters: list[dict[str, Any]] | None, max_evals: int | None = None) -> bytes:
+def encode(parameters: list[dict[str, Any]] | None, max_evals: int | None = None,
+           metrics: list[dict[str, Any]] | None = None) -> bytes:
     data: dict[str, Any] = {"version": VERSION, "parameters": parameters}
     if max_evals is not None:
         data["max_evals"] = max_evals
+    if metrics:
+        data["metrics"] = metrics
     return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _stored_data(attachments: Any) -> dict[str, Any] | None:
+    try:
+        blob = attachments[SPACE_KEY]
+    except KeyError:
+        return None
+    try:
+        data = json.loads(blob.decode() if isinstance(blob, bytes) else blob)
+    except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
+        return None
+    return data if isinstance(data, dict) and data.get("version") == VERSION else None
+
+
+def stored_metrics(attachments: Any) -> list[dict[str, Any]] | None:
+    """The metric declaration a search's summary holds (checked), or None."""
+    data = _stored_data(attachments)
+    return _checked_metrics(data.get("metrics")) if data is not None else None
+
+
+def store_metrics(attachments: Any, space: Any, metrics: list[dict[str, Any]]) -> None:
+    """Put a multimetric search's declaration into its summary (written by the driver when the
+    search opens), keeping what the summary already says; a search without one gets one."""
+    data = _stored_data(attachments)
+    if data is not None and data.get("metrics") == metrics:
+        return
+    if data is None:
+        try:
+            parameters = describe(space)
+        except Exception as error:  # the summary only helps viewers
+            logger.warning("the search space could not be summarised for viewers (%s: %s)", type(error).__name__, error)
+            parameters = None
+        max_evals = None
+    else:
+        parameters, max_evals = data.get("parameters"), data.get("max_evals")
+    attachments[SPACE_KEY] = encode(parameters, max_evals, metrics)
+
+
+def _checked_metrics(metrics: Any) -> list[dict[str, Any]] | None:
+    if not isinstance(metrics, list) or not metrics or len(metrics) > MAX_PARAMETERS:
+        return None
+    checked = []
+    for metric in metrics:
+        if not (isinstance(metric, dict) and isinstance(metric.get("name"), str)
+                and metric.get("objective") in ("minimize", "maximize")
+                and metric.get("strategy") in ("optimize", "constraint")
+                and (metric.get("threshold") is None or (isinstance(metric["threshold"], (int, float))
+                                                         and not isinstance(metric["threshold"], bool)))):
+            logger.info("the stored metric declaration is not one this version reads; it is left out")
+            return None
+        checked.append({key: metric.get(key) for key in ("name", "objective", "strategy", "threshold")})
+    return checked
 
 
 def decode_summary(blob: Any) -> Summary | None:
@@ -98,14 +156,15 @@ def decode_summary(blob: Any) -> Summary | None:
     max_evals = data.get("max_evals")
     if not (isinstance(max_evals, int) and not isinstance(max_evals, bool) and max_evals > 0):
         max_evals = None
+    metrics = _checked_metrics(data.get("metrics")) if "metrics" in data else None
     parameters = data.get("parameters")
     if parameters is None:  # the driver could not summarise its space; its max_evals still counts
-        return Summary(None, max_evals)
+        return Summary(None, max_evals, metrics)
     if not isinstance(parameters, list) or len(parameters) > MAX_PARAMETERS or not all(map(_valid, parameters)):
         logger.info("the stored space summary is not one this version reads; axes are guessed")
-        return Summary(None, max_evals)
+        return Summary(None, max_evals, metrics)
     return Summary([{key: parameter[key] for key in ("label", "kind", "log", "categories", "conditional")}
-                    for parameter in parameters], max_evals)
+                    for parameter in parameters], max_evals, metrics)
 
 
 def _valid(parameter: Any) -> bool:
@@ -129,5 +188,6 @@ def store_summary(attachments: Any, space: Any, max_evals: int | None = None) ->
     except Exception as error:  # an exotic space the translation trips on: the search itself is fine
         logger.warning("the search space could not be summarised for viewers (%s: %s)", type(error).__name__, error)
         parameters = None
-    if parameters is not None or max_evals is not None:
-        attachments[SPACE_KEY] = encode(parameters, max_evals)
+    metrics = stored_metrics(attachments)  # written when the search opened (store_metrics); kept across runs
+    if parameters is not None or max_evals is not None or metrics:
+        attachments[SPACE_KEY] = encode(parameters, max_evals, metrics)

@@ -46,6 +46,9 @@ class SearchRecord:
     space_fingerprint: str
     api_url: str | None = None
     search_id: str | None = None
+    metrics: list[dict] | None = None
+    """A multimetric search's declaration (:func:`sigopt_hyperopt.metrics.declaration`); None for the
+    single-loss search (and left out of the stored record, which then reads as before)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -117,7 +120,10 @@ class TrialsLedger:
         """Store the record, giving it a search id if it has none; returns what was stored."""
         if record.search_id is None:
             record = replace(record, search_id=new_search_id())
-        self._write(SEARCH_KEY, asdict(record))
+        stored = asdict(record)
+        if stored["metrics"] is None:
+            del stored["metrics"]
+        self._write(SEARCH_KEY, stored)
         return record
 
     # -- reported evaluations ----------------------------------------------------------------

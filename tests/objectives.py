@@ -63,3 +63,15 @@ def nan_inside_the_result(params: dict) -> dict:
     """A non-finite loss in a result dict, with non-finite values nested deeper (a user's metrics)."""
     return {"status": "ok", "loss": float("nan"),
             "metrics": {"auc": [float("nan"), 0.5], "gap": float("-inf"), "note": "nan"}}
+
+
+def two_metrics(params: dict) -> dict:
+    """Two conflicting metrics (a Pareto front from (0, 0) to (1, 1)), no loss: the package fills it."""
+    x, y = params["x"], params["y"]
+    return {"status": "ok", "metrics": {"near_origin": x ** 2 + y ** 2, "score": 2.0 - (x - 1) ** 2 - (y - 1) ** 2}}
+
+
+def constrained_quadratic(params: dict) -> dict:
+    """Best at x = 0.8, but ``width`` (= x) must stay at or below 0.5: the feasible best is x = 0.5."""
+    x = params["x"]
+    return {"status": "ok", "metrics": {"error": (x - 0.8) ** 2 + 0.1 * params.get("y", 0.0) ** 2, "width": x}}

@@ -34,9 +34,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+from sigoptlite.builders import LocalExperimentBuilder, LocalObservationBuilder
 from sigopt_hyperopt.engines.base import Observation
 
 logger = logging.getLogger(__name__)
+
+LOCAL_KEYS = ("name", "parameters", "metrics", "conditionals", "observation_budget", "linear_constraints")
 
 
 class ApiError(Exception):
@@ -53,6 +56,8 @@ class ServedExperiment:
     id: str
     body: dict[str, Any]
     engine: EmbeddedEngine
+    local: Any = None
+    """sigoptlite's experiment, for validating observations."""
     observations: list[dict[str, Any]] = field(default_factory=list)
     suggestions: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_open_suggestions: int = 0
@@ -74,7 +79,9 @@ class ServedExperiment:
             "name": self.body.get("name"),
             "project": self.body.get("project"),
             "metadata": self.body.get("metadata"),
-            "metrics": [{"object": "metric", **m} for m in self.body.get("metrics", [])],
+            "metrics": [{"object": "metric", "strategy": "optimize", "threshold": None, **m}
+                        for m in self.body.get("metrics", [])],
+            "linear_constraints": self.body.get("linear_constraints") or [],
             "conditionals": [{"object": "conditional", **c} for c in self.body.get("conditionals") or []],
             "parameters": [{"object": "parameter", **p} for p in self.body.get("parameters", [])],
         }
@@ -257,10 +264,11 @@ class SigOptHttpServer:
 
     def _create_experiment(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            engine = EmbeddedEngine(body)
+            engine = EmbeddedEngine(body)  # sigoptlite's validator: metrics, thresholds, strategies, budget
+            local = LocalExperimentBuilder({**{k: v for k, v in body.items() if k in LOCAL_KEYS}, "parallel_bandwidth": 1})
         except ValueError as error:
             raise ApiError(HTTPStatus.BAD_REQUEST, str(error)) from None
-        experiment = ServedExperiment(id=str(next(self._ids)), body=body, engine=engine)
+        experiment = ServedExperiment(id=str(next(self._ids)), body=body, engine=engine, local=local)
         self.experiments[experiment.id] = experiment
         return experiment.as_json()
 
@@ -301,11 +309,18 @@ class SigOptHttpServer:
         failed = bool(body.get("failed"))
         values = body.get("values") or []
         value = values[0] if values else {}
-        record = Observation(key=len(experiment.observations), assignments=assignments, value=value.get("value"),
-                             value_stddev=value.get("value_stddev"), failed=failed)
+        declared = [m["name"] for m in experiment.body.get("metrics", [])]
+        multimetric = declared != ["loss"]
         try:
+            # sigoptlite's validator, as a SigOpt server checks an observation: one value per metric, by name.
+            LocalObservationBuilder({"assignments": assignments, "values": values or None, "failed": failed,
+                                     "task": None}, experiment=experiment.local)
+            metric_values = {v["name"]: float(v["value"]) for v in values} if multimetric and not failed else None
+            record = Observation(key=len(experiment.observations), assignments=assignments,
+                                 value=None if multimetric else value.get("value"),
+                                 value_stddev=value.get("value_stddev"), failed=failed, metric_values=metric_values)
             experiment.engine.sync(experiment.engine.observations + (record,))
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, KeyError, AssertionError) as error:
             raise ApiError(HTTPStatus.BAD_REQUEST, f"invalid observation: {error}") from None
         if suggestion_id is not None:
             experiment.suggestions[str(suggestion_id)]["state"] = "closed"

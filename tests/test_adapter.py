@@ -48,7 +48,10 @@ def evaluated(trials):
 
 
 def test_the_signature_is_hyperopts():
-    ours = inspect.signature(sigopt_hyperopt.fmin).parameters
+    """hyperopt's parameters, in its order, with its defaults; then the multimetric keywords (keyword-only)."""
+    ours = dict(inspect.signature(sigopt_hyperopt.fmin).parameters)
+    extras = {name: ours.pop(name) for name in ("metrics", "linear_constraints")}
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is None for p in extras.values())
     theirs = inspect.signature(hyperopt.fmin).parameters
     assert list(ours) == list(theirs)
     assert {name: p.default for name, p in ours.items()} == {name: p.default for name, p in theirs.items()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Collection, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from ..space import Assignments, TranslatedSpace
 
@@ -38,6 +38,9 @@ class Observation:
     suggestion_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     attempt: int = 0
+    metric_values: Mapping[str, float] | None = None
+    """A multimetric search's values, by declared metric name (None for the single-loss search, whose
+    ``value`` is the loss; None too when the observation failed)."""
 
 
 @dataclass(frozen=True)
@@ -102,16 +105,24 @@ def experiment_spec(
     name: str,
     observation_budget: int | None = None,
     parallel_bandwidth: int | None = None,
+    metrics: Sequence[Any] = (),
+    linear_constraints: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """The SigOpt experiment-create body for a translated space."""
+    """The SigOpt experiment-create body for a translated space.
+
+    ``metrics`` (:class:`~sigopt_hyperopt.metrics.Metric`) replace the single minimized ``loss``;
+    ``linear_constraints`` (:class:`~sigopt_hyperopt.metrics.LinearConstraint`) go in as SigOpt's.
+    """
     spec: dict[str, Any] = {
         "name": name,
         "parameters": space.sigopt_parameters,
-        "metrics": [{"name": METRIC_NAME, "objective": "minimize"}],
+        "metrics": [m.as_dict() for m in metrics] or [{"name": METRIC_NAME, "objective": "minimize"}],
         "metadata": {"created_by": "sigopt-hyperopt", "space_fingerprint": space.fingerprint()},
     }
     if space.sigopt_conditionals:
         spec["conditionals"] = space.sigopt_conditionals
+    if linear_constraints:
+        spec["linear_constraints"] = [c.as_dict() for c in linear_constraints]
     if observation_budget is not None:
         spec["observation_budget"] = int(observation_budget)
     if parallel_bandwidth is not None:

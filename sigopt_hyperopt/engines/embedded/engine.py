@@ -17,7 +17,7 @@ BLAS runs on one thread meanwhile (on a shared machine its threads only contend:
 from __future__ import annotations
 
 import logging
-from typing import Collection, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 
@@ -39,19 +39,23 @@ from sigoptlite.models import LocalObservation, LocalSuggestion
 from sigoptlite.sources import BaseOptimizationSource, GPSource
 from threadpoolctl import threadpool_limits
 
-from ...errors import UnsupportedSpaceError
+from ...errors import MetricsError, UnsupportedSpaceError
 from ...space import Assignments, TranslatedSpace
 from ..base import METRIC_NAME, Engine, Observation, Suggestion, experiment_spec
 from . import _compat  # noqa: F401  (before libsigopt runs)
 from .acquisition import BatchedGpNextPoints
 from .initial_design import design_points, design_seed, first_point
 from .model import HyperparameterCache, modelled_points
+from .multimetric import MultimetricModel
 from .options import DEFAULT_OPTIONS, EngineOptions
 from .random_state import isolated_numpy_random
 
 logger = logging.getLogger(__name__)
 
 EMBEDDED_EXPERIMENT_ID = "embedded"
+
+SINGLE_LOSS = [{"name": METRIC_NAME, "objective": "minimize"}]
+"""The single-loss search's metrics, as :func:`~sigopt_hyperopt.engines.base.experiment_spec` writes them."""
 
 _REDRAWS = 10
 """Random draws for a point that repeats a pending one before accepting the repeat (tiny spaces)."""
@@ -73,14 +77,21 @@ class EmbeddedEngine(Engine):
         if options is not None:
             self.options = options
         # sigoptlite's validator only accepts parallel_bandwidth 1; this engine does the parallelism itself.
-        allowed = ("name", "parameters", "metrics", "conditionals", "observation_budget")
+        allowed = ("name", "parameters", "metrics", "conditionals", "observation_budget", "linear_constraints")
         local_spec = {key: value for key, value in spec.items() if key in allowed}
         local_spec["parallel_bandwidth"] = 1
         self._spec = dict(spec)
         try:
             self._experiment = LocalExperimentBuilder(local_spec)
         except ValueError as error:
+            if spec.get("linear_constraints") or spec.get("metrics") != SINGLE_LOSS:
+                raise MetricsError(f"SigOpt's validator refused the search's metrics or constraints: {error}") from error
             raise UnsupportedSpaceError(None, f"SigOpt's validator refused it: {error}") from error
+        self._metric_names = [m["name"] for m in spec.get("metrics") or SINGLE_LOSS]
+        # Declared metrics or linear constraints: SigOpt's own multimetric machinery (multimetric.py);
+        # the single-loss search keeps this engine's ingredients, unchanged.
+        self._multimetric = MultimetricModel() if (spec.get("linear_constraints")
+                                                   or spec.get("metrics", SINGLE_LOSS) != SINGLE_LOSS) else None
         self._known: tuple[Observation, ...] = ()
         self._observations: list[LocalObservation] = []
         self._cache: dict[tuple, LocalObservation] = {}
@@ -88,9 +99,11 @@ class EmbeddedEngine(Engine):
 
     @classmethod
     def for_space(
-        cls, space: TranslatedSpace, *, name: str = "hyperopt search", observation_budget: int | None = None
+        cls, space: TranslatedSpace, *, name: str = "hyperopt search", observation_budget: int | None = None,
+        metrics: Sequence[Any] = (), linear_constraints: Sequence[Any] = (),
     ) -> "EmbeddedEngine":
-        return cls(experiment_spec(space, name=name, observation_budget=observation_budget))
+        return cls(experiment_spec(space, name=name, observation_budget=observation_budget, metrics=metrics,
+                                   linear_constraints=linear_constraints))
 
     @property
     def experiment_id(self) -> str:
@@ -108,7 +121,8 @@ class EmbeddedEngine(Engine):
         # Oldest first: the hyperparameter schedule and libsigopt's arrays must not depend on the
         # order the caller happened to list the results in.
         for o in sorted(observations, key=lambda o: o.key):
-            key = (o.key, o.value, o.value_stddev, o.failed)
+            key = (o.key, o.value, o.value_stddev, o.failed,
+                   tuple(sorted(o.metric_values.items())) if o.metric_values is not None else None)
             cache[key] = self._cache.get(key) or self._local_observation(o)
         self._cache = cache
         self._known = tuple(observations)
@@ -121,7 +135,15 @@ class EmbeddedEngine(Engine):
             return []
         with threadpool_limits(limits=1), isolated_numpy_random(seed):
             if self._in_initialization_phase():
-                points = self._design_points(count, pending, seed) if self.options.space_filling_design else []
+                points = (self._design_points(count, pending, seed)
+                          if self.options.space_filling_design and self._multimetric is None else [])
+            elif self._multimetric is not None:
+                try:
+                    source, raw = self._multimetric.points(self._experiment, self._observations, count, pending)
+                    points = self._assignments(source, raw)
+                except SigoptComputeError as error:
+                    logger.warning("SigOpt's model failed (%s); suggesting random points this time", error)
+                    points = []
             else:
                 try:
                     points = self._model_points(count, pending)
@@ -250,7 +272,9 @@ class EmbeddedEngine(Engine):
 
     def _local_observation(self, observation: Observation) -> LocalObservation:
         values = None
-        if not observation.failed:
+        if not observation.failed and observation.metric_values is not None:
+            values = [{"name": name, "value": float(observation.metric_values[name])} for name in self._metric_names]
+        elif not observation.failed:
             metric = {"name": METRIC_NAME, "value": float(observation.value)}
             if observation.value_stddev:
                 metric["value_stddev"] = float(observation.value_stddev)

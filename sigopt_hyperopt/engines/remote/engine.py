@@ -84,9 +84,12 @@ class RemoteEngine(Engine):
         observation_budget: int | None = None,
         parallel_bandwidth: int | None = None,
         policy: RetryPolicy = DEFAULT_POLICY,
+        metrics: Sequence[Any] = (),
+        linear_constraints: Sequence[Any] = (),
     ) -> "RemoteEngine":
         spec = experiment_spec(
-            space, name=name, observation_budget=observation_budget, parallel_bandwidth=parallel_bandwidth
+            space, name=name, observation_budget=observation_budget, parallel_bandwidth=parallel_bandwidth,
+            metrics=metrics, linear_constraints=linear_constraints,
         )
         if project is not None:
             spec["project"] = project
@@ -289,6 +292,8 @@ def observation_body(observation: Observation, search_id: str, *, by_assignments
         body["assignments"] = observation.assignments
     if observation.failed:
         body["failed"] = True
+    elif observation.metric_values is not None:  # a multimetric search: one value per declared metric
+        body["values"] = [{"name": name, "value": value} for name, value in observation.metric_values.items()]
     else:
         value: dict[str, Any] = {"name": METRIC_NAME, "value": observation.value}
         if observation.value_stddev:

@@ -9,20 +9,23 @@ match the space's translation, and the refusal lists every difference, one per l
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from ...errors import SearchMismatchError
 from ...space import FINGERPRINT_VERSION, TranslatedSpace
+from ..base import METRIC_NAME
 
 
-def check_experiment_matches(space: TranslatedSpace, experiment: Any) -> None:
-    """Raise :class:`SearchMismatchError` with a readable diff when ``experiment`` does not fit ``space``."""
-    differences = experiment_differences(space, experiment)
+def check_experiment_matches(space: TranslatedSpace, experiment: Any, metrics: Sequence[Any] = ()) -> None:
+    """Raise :class:`SearchMismatchError` with a readable diff when ``experiment`` does not fit ``space``
+    (and the declared ``metrics``: the single ``loss`` when none are declared)."""
+    differences = experiment_differences(space, experiment) + metric_differences(metrics, experiment)
     if differences:
         lines = "\n".join(f"  - {d}" for d in differences)
         raise SearchMismatchError(
             f"SigOpt experiment {experiment.id} does not match the search space:\n{lines}\n"
-            "Attach to an experiment created for this space, or drop experiment_id= to create one."
+            "Attach to an experiment created for this space and these metrics, or drop experiment_id= to create one "
+            "(a changed metric declaration needs a new search: a new Trials object or exp_key)."
         )
 
 
@@ -46,6 +49,28 @@ def experiment_differences(space: TranslatedSpace, experiment: Any) -> list[str]
         differences.append("the experiment was created by sigopt-hyperopt for another space with the same SigOpt "
                            "parameters: a quantum q or a distribution changed, so its values would mean other "
                            "hyperopt values")
+    return differences
+
+
+def metric_differences(metrics: Sequence[Any], experiment: Any) -> list[str]:
+    """Every difference between the declared metrics (name, objective, strategy, threshold) and the experiment's."""
+    ours = {m["name"]: m for m in ([m.as_dict() for m in metrics] or
+                                   [{"name": METRIC_NAME, "objective": "minimize", "strategy": "optimize",
+                                     "threshold": None}])}
+    theirs = {}
+    for metric in getattr(experiment, "metrics", None) or []:
+        theirs[metric.name] = {"name": metric.name, "objective": getattr(metric, "objective", None) or "maximize",
+                               "strategy": getattr(metric, "strategy", None) or "optimize",
+                               "threshold": getattr(metric, "threshold", None)}
+    differences = [f"metric {name!r} is declared but not in the experiment" for name in sorted(set(ours) - set(theirs))]
+    differences += [f"metric {name!r} is in the experiment but not declared" for name in sorted(set(theirs) - set(ours))]
+    for name in sorted(set(ours) & set(theirs)):
+        for key in ("objective", "strategy"):
+            if ours[name][key] != theirs[name][key]:
+                differences.append(f"metric {name!r}: {key} {ours[name][key]} declared, {theirs[name][key]} in the experiment")
+        a, b = ours[name]["threshold"], theirs[name]["threshold"]
+        if (a is None) != (b is None) or (a is not None and not _close([a], [b])):
+            differences.append(f"metric {name!r}: threshold {a} declared, {b} in the experiment")
     return differences
 
 

@@ -1,0 +1,117 @@
+"""The embedded engine's model phase for searches with declared metrics or linear constraints.
+
+SigOpt's own machinery does the work, composed as sigoptlite composes it for one point, here for
+``count`` points with the pending ones as constant-liar lies:
+
+- the GP hyperparameters, one set per metric, by libsigopt's ``GpHyperOptMultimetricView`` (what
+  sigoptlite's ``GPSource.update_hyperparameters`` calls), seeded from a digest of the data so the
+  same observations always give the same fit, and cached by that digest;
+- the next points by libsigopt's ``GpNextPointsCategorical`` (two optimized metrics: its phases
+  over the observation budget, from optimizing each metric alone through convex combinations to
+  epsilon constraints; constraint metrics and optimized metrics' thresholds: probabilistic failure
+  models on expected improvement), or ``SearchNextPoints`` for an all-constraint search; beyond
+  libsigopt's size limits, its SPE views, as sigoptlite chooses them.
+
+The single-metric ingredients of :mod:`~sigopt_hyperopt.engines.embedded.engine` (output warping,
+MAP fit, the discrete search, the fit schedule) are single-metric only and are not used here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+from libsigopt.aux.adapter_info_containers import PointsContainer
+from libsigopt.aux.constant import (
+    DEFAULT_USE_SPE_AFTER_THIS_MANY_OBSERVATIONS,
+    DEFAULT_USE_SPE_BEYOND_THIS_MANY_DIMENSIONS,
+    PARALLEL_CONSTANT_LIAR,
+)
+from libsigopt.views.rest.gp_hyper_opt_multimetric import GpHyperOptMultimetricView
+from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical
+from libsigopt.views.rest.search_next_points import SearchNextPoints
+from libsigopt.views.rest.spe_next_points import SPENextPoints
+from libsigopt.views.rest.spe_search_next_points import SPESearchNextPoints
+from sigoptlite.models import LocalObservation
+from sigoptlite.sources import BaseOptimizationSource, GPSource
+
+from ...space import Assignments
+from .random_state import isolated_numpy_random
+
+logger = logging.getLogger(__name__)
+
+CACHE_ENTRIES = 8
+
+
+def _digest(experiment: Any, observations: Sequence[LocalObservation]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([repr(p) for p in experiment.parameters] + [repr(m) for m in experiment.metrics]).encode())
+    if observations:
+        points = GPSource.make_points_sampled(experiment, observations)
+        for array in (points.points, points.values, points.value_vars, points.failures):
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+class MultimetricModel:
+    """Next points for an experiment with several metrics, constraint metrics or linear constraints."""
+
+    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
+        self._fits: OrderedDict[str, list[dict]] = OrderedDict()
+        self._entries = entries
+        self.fits_computed = 0
+
+    def hyperparameters(self, source: GPSource, observations: Sequence[LocalObservation]) -> list[dict]:
+        """One hyperparameter dict per metric, fitted on all ``observations`` (sorted oldest first)."""
+        experiment = source.experiment
+        key = _digest(experiment, observations)
+        fitted = self._fits.get(key)
+        if fitted is not None:
+            self._fits.move_to_end(key)
+            return fitted
+        self.fits_computed += 1
+        view_input = {
+            "domain_info": source.form_domain_info(experiment),
+            "model_info": source.form_gp_model_info(observations, source.get_default_hyperparameters(experiment)),
+            "points_sampled": source.make_points_sampled(experiment, observations),
+            "tag": {},
+            "metrics_info": source.form_metrics_info(experiment),
+            "task_options": [],
+        }
+        with isolated_numpy_random(int(key[:8], 16)):
+            fitted = source.call_libsigopt_views(GpHyperOptMultimetricView, view_input)["hyperparameter_dict"]
+        self._fits[key] = fitted
+        while len(self._fits) > self._entries:
+            self._fits.popitem(last=False)
+        return fitted
+
+    def points(self, experiment: Any, observations: Sequence[LocalObservation], count: int,
+               pending: Sequence[Assignments]) -> tuple[BaseOptimizationSource, Any]:
+        """libsigopt's ``count`` next points (its own coordinates) and the source that reads them."""
+        spe = (experiment.dimension > DEFAULT_USE_SPE_BEYOND_THIS_MANY_DIMENSIONS
+               or len(observations) > DEFAULT_USE_SPE_AFTER_THIS_MANY_OBSERVATIONS)
+        source: BaseOptimizationSource = BaseOptimizationSource(experiment) if spe else GPSource(experiment)
+        modelled = source.experiment
+        points_sampled = source.make_points_sampled(modelled, observations)
+        being_sampled = np.array([source.get_point_from_assignments(modelled, a) for a in pending])
+        view_input: dict[str, Any] = {
+            "domain_info": source.form_domain_info(modelled),
+            "num_to_sample": count,
+            "points_sampled": points_sampled,
+            "points_being_sampled": PointsContainer(points=being_sampled),
+            "tag": {},
+            "metrics_info": source.form_metrics_info(modelled, points_sampled),
+            "task_options": [],
+        }
+        if spe:
+            view = SPESearchNextPoints if modelled.is_search else SPENextPoints
+        else:
+            view = SearchNextPoints if modelled.is_search else GpNextPointsCategorical
+            view_input["model_info"] = source.form_gp_model_info(observations, self.hyperparameters(source, observations))
+            view_input["parallelism"] = PARALLEL_CONSTANT_LIAR
+        response = source.call_libsigopt_views(view, view_input)
+        return source, response["points_to_sample"]
