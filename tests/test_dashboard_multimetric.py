@@ -203,3 +203,36 @@ def test_the_pages_frontier_is_the_packages_pareto_front():
                      (limit,)):
         rows = [annotate(declared, {"tid": t, "state": "done", "metrics": v}) for t, v in zip(tids, values)]
         assert frontier(declared, rows) == [r.tid for r in pareto_front(trials, declared)], declared
+
+
+def test_a_real_multimetric_search_in_a_trials_file_shows_its_front(tmp_path):
+    """sigopt_hyperopt.fmin with metrics= (the embedded engine), saved as a Trials file, read as
+    ``sigopt-hyperopt report trials.pkl`` reads it: the declaration, the metric columns' values, the front."""
+    import pickle
+
+    import numpy as np
+    from hyperopt import Trials
+
+    from sigopt_hyperopt import fmin
+    from sigopt_hyperopt.dashboard.open import open_state
+    from sigopt_hyperopt.metrics_results import pareto_front
+
+    def objective(params):
+        x, y = params["x"], params["y"]
+        return {"status": "ok", "metrics": {"f1": x, "f2": (1 - x) ** 2 + y, "g": y}}
+
+    declared = [Metric("f1"), Metric("f2"), Metric("g", strategy="constraint", threshold=2.0)]
+    trials = Trials()
+    fmin(objective, SPACE, max_evals=8, trials=trials, metrics=declared, rstate=np.random.default_rng(0),
+         show_progressbar=False)
+    path = tmp_path / "trials.pkl"
+    path.write_bytes(pickle.dumps(trials))
+    data = open_state(str(path), None).changes(None, 0)
+    assert data["metrics"] == [m.as_dict() for m in declared]
+    assert data["frontier"] == [r.tid for r in pareto_front(trials)] and data["frontier"]
+    rows = {row["tid"]: row for row in data["trials"]}
+    for trial in trials.trials:
+        row = rows[trial["tid"]]
+        assert row["metrics"] == trial["result"]["metrics"]
+        assert row["constraints"] == ("feasible" if trial["result"]["metrics"]["g"] <= 2.0
+                                      else f"g {trial['result']['metrics']['g']:.4g} > 2")
