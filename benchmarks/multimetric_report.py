@@ -208,6 +208,17 @@ def plot_fronts(runs: Runs, columns: list[str], problem: str = PICTURE) -> str |
     return name
 
 
+def _short_runs(runs: Runs, longest: int) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Per problem, the columns whose runs are shorter than the longest run stored (a cut budget)."""
+    short = []
+    for problem in (p for p in MULTIMETRIC if p in runs):
+        cut = [(c, min(len(r["evaluations"]) for r in runs[problem][c].values())) for c in ORDER if runs[problem].get(c)]
+        cut = [(c, n) for c, n in cut if n < longest]
+        if cut:
+            short.append((problem, cut))
+    return short
+
+
 def section(directory: Path) -> str:
     runs = load(directory)
     if not runs:
@@ -238,6 +249,13 @@ def section(directory: Path) -> str:
              "minimized, a maximized one negated) up to the problem's fixed reference point (see "
              "benchmarks/multimetric_problems.py for why each). In brackets: its share of the true front's "
              "hypervolume. Higher is better; bold: the best median in the row."]
+    short = _short_runs(runs, longest)
+    if short:
+        parts.append(f"Cut for time (the machine's 2 cores were shared): these columns ran searches of fewer than "
+                     f"{longest} evaluations (a search's length is also its budget: `sigopt` passes max_evals to "
+                     "SigOpt as the observation budget), so they appear only in the tables their length reaches: "
+                     + "; ".join(f"{problem}: " + ", ".join(f"{LABELS[c]} ({n})" for c, n in cut)
+                                 for problem, cut in short) + ".")
     counts = [c for c in COUNTS if c <= longest]
     for at in counts:
         parts += [f"### Median hypervolume after {at} evaluations", hypervolume_table(runs, at, columns)]
