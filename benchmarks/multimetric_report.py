@@ -220,14 +220,15 @@ def _short_runs(runs: Runs, longest: int) -> list[tuple[str, list[tuple[str, int
 
 
 def package_commit() -> str:
-    """The last commit that changed the package (what the ``sigopt`` column ran, the runs being made
-    from a clean checkout of it)."""
+    """The last commit that changed the package outside the dashboard (what the ``sigopt`` column ran,
+    the runs being made from a clean checkout of it)."""
     import subprocess
 
     from .report import ROOT
 
     try:
-        return subprocess.run(["git", "log", "-1", "--format=%h", "--", "sigopt_hyperopt"], cwd=ROOT,
+        return subprocess.run(["git", "log", "-1", "--format=%h", "--", "sigopt_hyperopt",
+                               ":!sigopt_hyperopt/dashboard"], cwd=ROOT,
                               capture_output=True, text=True, check=True).stdout.strip() or "unknown"
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -257,7 +258,7 @@ def section(directory: Path) -> str:
              f"NSGAIISampler (population {NSGA2_POPULATION}) as multi-objective studies, with a `constraints_func` on the "
              "constrained problem; random search is Optuna's RandomSampler.",
              "\n".join(problems),
-             f"Package code: commit {package_commit()} (the last to change sigopt_hyperopt/). "
+             f"Package code: commit {package_commit()} (the last to change sigopt_hyperopt/ outside the dashboard). "
              f"Machine: {machine()}{torch}. Written {datetime.date.today().isoformat()}. The 2 cores were shared "
              "with other agents' work, so seconds compare only within this section.",
              "Hypervolume: the exact 2-D area dominated by a run's feasible evaluations (both optimized metrics "

@@ -92,16 +92,20 @@ def test_constraint_status_says_which_threshold_failed():
 
 
 def test_the_frontier_respects_each_metrics_direction_and_feasibility():
-    metrics = (Metric("acc", objective="maximize"), Metric("size"))
-    rows = [{"tid": 0, "feasible": True, "metrics": {"acc": 0.9, "size": 10.0}},
-            {"tid": 1, "feasible": True, "metrics": {"acc": 0.8, "size": 5.0}},
-            {"tid": 2, "feasible": True, "metrics": {"acc": 0.8, "size": 7.0}},   # dominated by 1
-            {"tid": 3, "feasible": False, "metrics": {"acc": 0.99, "size": 1.0}},  # infeasible
-            {"tid": 4, "feasible": True, "metrics": {"acc": 0.95, "size": 20.0}},
-            {"tid": 5, "feasible": True, "metrics": {"acc": 0.95, "size": 20.0}}]  # a repeat: both kept
+    limit = Metric("mem", strategy="constraint", threshold=1.0)
+    metrics = (Metric("acc", objective="maximize"), Metric("size"), limit)
+
+    def row(tid, acc, size, mem=0.0, state="done"):
+        return {"tid": tid, "state": state, "metrics": {"acc": acc, "size": size, "mem": mem}}
+
+    rows = [row(0, 0.9, 10.0), row(1, 0.8, 5.0),
+            row(2, 0.8, 7.0),              # dominated by 1
+            row(3, 0.99, 1.0, mem=2.0),    # better than all, infeasible
+            row(4, 0.95, 20.0), row(5, 0.95, 20.0),  # a repeat: both kept
+            row(6, 1.0, 0.0, state="running")]
     assert frontier(metrics, rows) == [4, 5, 0, 1]  # best accuracy first
-    assert frontier(metrics[:1], rows) == [4, 5]
-    assert frontier((Metric("c", strategy="constraint", threshold=1.0),), rows) == [0, 1, 2, 4, 5]
+    assert frontier((metrics[0], limit), rows) == [4, 5]
+    assert frontier((limit,), rows) == [0, 1, 2, 4, 5]
 
 
 def test_the_endpoint_and_the_report_carry_the_frontier_and_each_trials_constraint_status(mongo_db, tmp_path):
@@ -176,33 +180,6 @@ def test_the_page_draws_the_pareto_plot_and_the_constraint_column_only_for_a_mul
     headers = texts(browser, "#trials thead th")
     assert headers[:3] == ["tid", "state", "loss"] and sorted(headers[3:5]) == ["x", "y"]
     assert headers[5:] == ["owner", "attempt", "finished", "error"]  # as before: no metric or constraint column
-
-
-def test_the_pages_frontier_is_the_packages_pareto_front():
-    """dashboard/pareto.py sweeps where metrics_results.pareto_front compares pairs: the same trials, in order."""
-    import numpy as np
-    from hyperopt import Trials
-
-    from sigopt_hyperopt.dashboard.pareto import annotate
-    from sigopt_hyperopt.metrics_results import pareto_front
-
-    rng = np.random.default_rng(5)
-    values = [{"a": float(rng.integers(0, 8)), "b": float(rng.integers(0, 8)), "c": float(rng.integers(0, 4))}
-              for _ in range(120)]  # small integers: many ties
-    trials = Trials()
-    tids = trials.new_trial_ids(len(values))
-    docs = trials.new_trial_docs(tids, [None] * len(tids),
-                                 [{"status": "ok", "loss": v["a"], "metrics": v} for v in values],
-                                 [{"tid": t, "cmd": None, "workdir": None, "idxs": {}, "vals": {}} for t in tids])
-    for doc in docs:
-        doc["state"] = JOB_STATE_DONE
-    trials.insert_trial_docs(docs)
-    trials.refresh()
-    limit = Metric("c", strategy="constraint", threshold=2.0)
-    for declared in ((Metric("a"), Metric("b", objective="maximize"), limit), (Metric("a", objective="maximize"), limit),
-                     (limit,)):
-        rows = [annotate(declared, {"tid": t, "state": "done", "metrics": v}) for t, v in zip(tids, values)]
-        assert frontier(declared, rows) == [r.tid for r in pareto_front(trials, declared)], declared
 
 
 def test_a_real_multimetric_search_in_a_trials_file_shows_its_front(tmp_path):

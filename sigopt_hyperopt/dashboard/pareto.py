@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..metrics import Metric, feasible, finite_values, metrics_from_declaration, signed
+from hyperopt.base import JOB_STATE_DONE, STATUS_OK
+
+from ..metrics import Metric, feasible, finite_values, metrics_from_declaration
+from ..metrics_results import pareto_front
 
 
 def declared_metrics(declaration: Any) -> tuple[Metric, ...]:
@@ -60,32 +63,23 @@ def annotate(metrics: Sequence[Metric], row: dict[str, Any]) -> dict[str, Any]:
     return dict(row, feasible=ok, constraints=status)
 
 
-def frontier(metrics: Sequence[Metric], rows: Iterable[Mapping[str, Any]]) -> list[int]:
-    """Trial ids of the feasible trials no other feasible trial dominates on the optimized metrics.
+class _RowsAsTrials:
+    """The page's rows as the trial documents :func:`~sigopt_hyperopt.metrics_results.pareto_front` reads:
+    the finished ones, with their metric values (the declaration is passed to it, so no attachments)."""
 
-    The same front as :func:`sigopt_hyperopt.metrics_results.pareto_front` (a trial dominates another
-    when it is at least as good on every optimized metric and better on one; trials with equal values
-    are all kept; with one optimized metric its best trials; with none every feasible trial), sorted
-    the same way (best first on the first metric, then by trial id), found by one sort and a sweep
-    instead of comparing every pair: a page of 10,000 trials recomputes it after each poll that
-    changed a row.
-    """
-    optimized = [m for m in metrics if m.is_optimized]
-    points = []
-    for row in rows:
-        if not row.get("feasible"):
-            continue
-        values = row.get("metrics") or {}
-        points.append((tuple(signed(m, values[m.name]) for m in optimized), int(row["tid"])))
-    points.sort()
-    if not optimized:
-        return [tid for _, tid in points]
-    if len(optimized) == 1:
-        return [tid for cost, tid in points if cost == points[0][0]]
-    front: list[int] = []
-    kept: tuple[float, ...] | None = None
-    for cost, tid in points:  # by the first metric, then the second, then tid
-        if kept is None or cost[1] < kept[1] or cost == kept:
-            front.append(tid)
-            kept = cost
-    return front
+    attachments: dict = {}
+
+    def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        self._docs = [{"tid": int(row["tid"]), "state": JOB_STATE_DONE, "misc": {},
+                       "result": {"status": STATUS_OK, "metrics": dict(row.get("metrics") or {})}}
+                      for row in rows if row.get("state") == "done"]
+
+    def all_trial_docs(self) -> list[dict]:
+        return self._docs
+
+
+def frontier(metrics: Sequence[Metric], rows: Iterable[Mapping[str, Any]]) -> list[int]:
+    """Trial ids of the search's Pareto front, as :func:`sigopt_hyperopt.metrics_results.pareto_front`
+    finds it (the feasible trials no other feasible trial dominates on the optimized metrics, ties kept;
+    one optimized metric: its best trials; none: every feasible trial), best first on the first metric."""
+    return [record.tid for record in pareto_front(_RowsAsTrials(rows), metrics)]
