@@ -131,14 +131,16 @@ def paired_table(runs: Runs, at: int, columns: list[str]) -> tuple[str, dict[str
     return "\n".join(lines), tally
 
 
-def feasible_table(runs: Runs, columns: list[str]) -> str:
-    """Constrained problems: share of feasible evaluations and the best feasible value of each objective."""
+def feasible_table(runs: Runs, columns: list[str], at: int) -> str:
+    """Constrained problems: share of feasible evaluations and the best feasible value of each objective,
+    over the first ``at`` evaluations of the runs that long."""
     lines = ["| problem | measure | " + " | ".join(LABELS[c] for c in columns) + " |", "|" + "---|" * (len(columns) + 2)]
     for problem in (p for p in MULTIMETRIC if p in runs and MULTIMETRIC[p].constrained):
         spec = MULTIMETRIC[problem]
         shares, bests = {}, {m.name: {} for m in spec.optimized}
         for c in columns:
-            records = list(runs[problem].get(c, {}).values())
+            records = [dict(r, evaluations=r["evaluations"][:at]) for r in runs[problem].get(c, {}).values()
+                       if len(r["evaluations"]) >= at]
             if not records:
                 continue
             shares[c] = float(np.median([np.mean([spec.feasible(v) for v in r["evaluations"]]) for r in records]))
@@ -277,13 +279,17 @@ def section(directory: Path) -> str:
         parts += [f"### Median hypervolume after {at} evaluations", hypervolume_table(runs, at, columns)]
         if "sigopt" in columns:
             table, tally = paired_table(runs, at, columns)
+            if not any(sum(t.values()) for t in tally.values()):
+                parts.append(f"(`sigopt` has no run of {at} evaluations to compare seed by seed.)")
+                continue
             summary = "; ".join(f"against {LABELS[p]}: better on {t['better']}, worse on {t['worse']}, "
                                 f"no significant difference on {t['tie']}" for p, t in tally.items())
             parts += [f"### sigopt against each peer, seed by seed, after {at} evaluations",
                       f"{summary} (Wilcoxon signed-rank on the paired hypervolumes, p < 0.05).", table]
     if any(MULTIMETRIC[p].constrained for p in runs):
-        parts += [f"### Constraints: feasible share and best feasible values ({longest} evaluations)",
-                  feasible_table(runs, columns)]
+        for at in counts:
+            parts += [f"### Constraints: feasible share and best feasible values after {at} evaluations",
+                      feasible_table(runs, columns, at)]
     parts += ["### The columns' own seconds per evaluation (wall time less the objective's; median over seeds)",
               time_table(runs, columns)]
     name = plot_fronts(runs, columns)
