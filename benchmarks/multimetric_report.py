@@ -170,7 +170,8 @@ def time_table(runs: Runs, columns: list[str]) -> str:
 
 
 def plot_fronts(runs: Runs, columns: list[str], problem: str = PICTURE) -> str | None:
-    """Each column's front from its median-hypervolume seed (at its longest run), against the true front."""
+    """Each column's front from its median-hypervolume seed, against the true front, all after as many
+    evaluations as every column's runs have (so the panels compare)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,12 +183,13 @@ def plot_fronts(runs: Runs, columns: list[str], problem: str = PICTURE) -> str |
     shown = [c for c in columns if runs[problem].get(c)]
     figure, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.2), sharex=True, sharey=True, squeeze=False)
     front = spec.front()
+    at = min(len(r["evaluations"]) for c in shown for r in runs[problem][c].values())
     for axis, column in zip(axes.flat, shown):
         records = runs[problem][column]
-        volumes = {seed: spec.hypervolume(r["evaluations"]) for seed, r in records.items()}
+        volumes = {seed: spec.hypervolume(r["evaluations"][:at]) for seed, r in records.items()}
         ordered = sorted(volumes, key=lambda s: (volumes[s], s))
         seed = ordered[(len(ordered) - 1) // 2]
-        points = np.array([spec.objectives(v) for v in records[seed]["evaluations"]])
+        points = np.array([spec.objectives(v) for v in records[seed]["evaluations"][:at]])
         found = non_dominated(points)
         if front is not None:
             axis.plot(front[:, 0], front[:, 1], ".", markersize=1, color="#999", label="true front")
@@ -200,7 +202,7 @@ def plot_fronts(runs: Runs, columns: list[str], problem: str = PICTURE) -> str |
         axis.set_xlabel("f1", fontsize=8)
     axes.flat[0].set_ylabel("f2", fontsize=8)
     axes.flat[0].legend(fontsize=6, loc="upper right")
-    figure.suptitle(f"{problem}: the front after {len(records[seed]['evaluations'])} evaluations, median-hypervolume seed",
+    figure.suptitle(f"{problem}: the front after {at} evaluations, each column's median-hypervolume seed",
                     fontsize=10)
     figure.tight_layout()
     IMAGES.mkdir(parents=True, exist_ok=True)
@@ -271,7 +273,8 @@ def section(directory: Path) -> str:
     if short:
         parts.append(f"Cut for time (the machine's 2 cores were shared): these columns ran searches of fewer than "
                      f"{longest} evaluations (a search's length is also its budget: `sigopt` passes max_evals to "
-                     "SigOpt as the observation budget), so they appear only in the tables their length reaches: "
+                     "SigOpt as the observation budget; run with `--algorithms sigopt optuna_gp --evals 40`), so they appear only "
+                     "in the tables their length reaches: "
                      + "; ".join(f"{problem}: " + ", ".join(f"{LABELS[c]} ({n})" for c, n in cut)
                                  for problem, cut in short) + ".")
     counts = [c for c in COUNTS if c <= longest]
