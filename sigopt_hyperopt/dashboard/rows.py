@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from .axes import Axis, category_label
+from .pareto import metric_values
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 """The states the page shows; a result with ``status`` other than ``ok`` counts as failed."""
@@ -63,7 +64,10 @@ def error_message(doc: Mapping[str, Any]) -> str | None:
 
 
 def trial_row(doc: Mapping[str, Any], axes: Mapping[str, Axis]) -> dict[str, Any]:
-    """The page's view of one trial; inactive (conditional) parameters are left out."""
+    """The page's view of one trial; inactive (conditional) parameters are left out.
+
+    A result with ``metrics`` (a multimetric search's, see :mod:`.pareto`) adds them, finite values by
+    name, as ``metrics``; other rows have no such key."""
     result = doc.get("result") or {}
     state = _JOB_STATES.get(doc.get("state"), "queued")
     if state == "done" and result.get("status") != "ok":
@@ -76,7 +80,7 @@ def trial_row(doc: Mapping[str, Any], axes: Mapping[str, Axis]) -> dict[str, Any
                 continue  # inactive under this trial's choices
             value = value[0]
         params[label] = _plain(category_label(axes.get(label), value))
-    return {
+    row = {
         "tid": int(doc["tid"]),
         "exp_key": doc.get("exp_key"),
         "state": state,
@@ -89,3 +93,7 @@ def trial_row(doc: Mapping[str, Any], axes: Mapping[str, Axis]) -> dict[str, Any
         "requeues": int(doc.get("requeues") or 0),
         "error": error_message(doc) if state == "failed" else None,
     }
+    values = metric_values(result) if state == "done" else None
+    if values is not None:
+        row["metrics"] = values
+    return row

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from .axes import Axis, axes_from_space, axes_from_summary, category_label, guess_axes
 from .importance import METHOD, importances
+from .pareto import annotate, declared_metrics, frontier
 from .rows import STATES, trial_row
 from .source import Reading, Source
 from .workers import last_heard, worker_table
@@ -47,6 +48,12 @@ class Search:
     summary_at: float | None = None
     max_evals: int | None = None
     """The search's own max_evals, as its driver stored it (None: not stored)."""
+    declaration: list[dict] | None = None
+    """A multimetric search's metric declaration, as its driver stored it (None: a single-loss search)."""
+    metrics: tuple = ()
+    """The declaration as :class:`~sigopt_hyperopt.metrics.Metric` records (what :mod:`.pareto` takes)."""
+    frontier: list[int] | None = None
+    """The frontier's trial ids, kept until a row changes (None: to be computed)."""
 
 
 @dataclass
@@ -119,6 +126,8 @@ class DashboardState:
             if doc.get("owner") and doc.get("state") != 0:
                 self._owners[(job, int(doc.get("attempt") or 0))] = doc["owner"]
             row = trial_row(doc, {a.label: a for a in search.axes or []})
+            if search.metrics:
+                row = annotate(search.metrics, row)
             row["job"] = job
             last_heard(self._heard, row)
             key = (search.exp_key, row["tid"])
@@ -127,10 +136,12 @@ class DashboardState:
             if search.rows.get(row["tid"]) != row:
                 search.rows[row["tid"]] = row
                 self._row_seq[key] = self._seq
+                search.frontier = None
         if reading.full:
             for search in self._searches.values():  # trials gone from the store
                 for tid in [t for t in search.rows if (search.exp_key, t) not in seen]:
                     del search.rows[tid]
+                    search.frontier = None
                     self._row_seq.pop((search.exp_key, tid), None)
         self._registry = {w["_id"]: w for w in reading.workers}
         for search in self._searches.values():
@@ -160,6 +171,7 @@ class DashboardState:
                 logger.info("space summary of %s not read: %s", search.exp_key, error)
                 return
             search.max_evals = summary.max_evals if summary is not None else None
+            self._find_metrics(search, summary.metrics if summary is not None else None)
             if search.space_known:
                 return
             if self._user_space is not None:
@@ -182,6 +194,17 @@ class DashboardState:
                 for label, value in row["params"].items():
                     values.setdefault(label, []).append(value)
             search.axes = guess_axes(values) if values else None
+
+    def _find_metrics(self, search: Search, declaration: list[dict] | None) -> None:
+        """Take the stored metric declaration; when it appears or changes, every row's constraint
+        status is worked out again (and sent again)."""
+        if declaration == search.declaration:
+            return
+        search.declaration, search.metrics, search.frontier = declaration, declared_metrics(declaration), None
+        for tid, row in list(search.rows.items()):
+            plain = {k: v for k, v in row.items() if k not in ("feasible", "constraints")}
+            search.rows[tid] = annotate(search.metrics, plain) if search.metrics else plain
+            self._row_seq[(search.exp_key, tid)] = self._seq
 
     # -- answers -----------------------------------------------------------------------------------
 
@@ -230,16 +253,27 @@ class DashboardState:
                 "trials": sorted(changed, key=lambda r: r["tid"]),
                 "progress": progress(rows, search.max_evals or self.max_evals,
                                      "search" if search.max_evals else "--max-evals" if self.max_evals else None),
-                "best": best(rows),
+                "best": best([r for r in rows if r.get("feasible")] if search.metrics else rows),
                 "axes": [a.as_json() for a in search.axes or []],
                 "space_known": search.space_known,
                 "record": search.record,
+                "metrics": search.declaration if search.metrics else None,
+                "frontier": self._frontier(search),
                 "workers": shown,
                 "workers_folded": folded,
                 "now": now,
             }
             answer["importance"] = {"method": METHOD, "values": search.importance}
         return answer
+
+    @staticmethod
+    def _frontier(search: Search) -> list[int]:
+        """The search's frontier (see :func:`.pareto.frontier`), computed again only after a row changed."""
+        if not search.metrics:
+            return []
+        if search.frontier is None:
+            search.frontier = frontier(search.metrics, search.rows.values())
+        return search.frontier
 
     def _importance(self, search: Search) -> None:
         """Refit the importances when trials finished since the last fit (at most every 10 s)."""

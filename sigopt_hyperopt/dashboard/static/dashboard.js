@@ -116,6 +116,8 @@ function render(data, changed) {
   showHealth(data.health);
   renderProgress(data.progress);
   renderBest(data.best);
+  // A multimetric search: the loss hyperopt sees is the first optimized metric; the best is the best feasible.
+  $("best-title").textContent = data.metrics ? "Best feasible loss" : "Best loss";
   renderRecord(data.record);
   renderWorkers(data.workers, data.workers_folded || [], data.now);
   if (changed) {
@@ -124,6 +126,7 @@ function render(data, changed) {
     renderTime(rows);
     renderParams(rows, data.axes, data.space_known);
     renderParcoords(rows, data.axes);
+    renderPareto(rows, data.metrics, data.frontier || []);
     renderTroubles(rows);
     renderTable();
   }
@@ -263,6 +266,47 @@ function renderParcoords(rows, axes) {
   }], { margin: { l: 60, r: 50, t: PARCOORDS_TOP, b: 20 } }, plotConfig);
 }
 
+// A multimetric search with two optimized metrics: each finished trial at its two values, feasible and
+// infeasible ones apart, the frontier (from the server, data.frontier) joined by its staircase.
+// Hidden for every other search, so a single-loss search's page is as it always was.
+function renderPareto(rows, metrics, frontier) {
+  const optimized = (metrics || []).filter((m) => m.strategy === "optimize");
+  const card = $("pareto");
+  if (optimized.length !== 2) { card.hidden = true; return; }
+  card.hidden = false;
+  const [mx, my] = optimized;
+  const has = (r) => r.state === "done" && r.metrics && Number.isFinite(r.metrics[mx.name]) && Number.isFinite(r.metrics[my.name]);
+  const done = rows.filter(has);
+  const onFront = new Set(frontier);
+  const feasible = done.filter((r) => r.feasible && !onFront.has(r.tid));
+  const infeasible = done.filter((r) => !r.feasible);
+  const front = frontier.map((tid) => dash.trials.get(tid)).filter((r) => r && has(r));
+  const trace = (list, name, marker) => ({
+    x: list.map((r) => r.metrics[mx.name]), y: list.map((r) => r.metrics[my.name]), name, mode: "markers",
+    type: pointType(list.length), marker,
+    text: list.map((r) => `trial ${r.tid}${r.constraints && r.constraints !== "feasible" ? `: ${r.constraints}` : ""}`),
+  });
+  // The frontier's staircase, in the order of the first metric: each point to the next one's x, then down (or up).
+  const stepX = [], stepY = [];
+  front.forEach((r, i) => {
+    if (i > 0) { stepX.push(r.metrics[mx.name]); stepY.push(front[i - 1].metrics[my.name]); }
+    stepX.push(r.metrics[mx.name]); stepY.push(r.metrics[my.name]);
+  });
+  Plotly.react("plot-pareto", [
+    trace(feasible, "feasible", { size: 6, color: "#8ab", opacity: 0.8 }),
+    trace(infeasible, "infeasible", { size: 7, color: "#e76f51", symbol: "x", opacity: 0.8 }),
+    { x: stepX, y: stepY, mode: "lines", type: "scatter", line: { color: "#264653", width: 1.5, shape: "linear" },
+      name: "frontier", hoverinfo: "skip", showlegend: false },
+    trace(front, "frontier", { size: 9, color: "#264653", line: { color: "#fff", width: 1 } }),
+  ], { ...baseLayout, showlegend: true, legend: { orientation: "h", y: 1.12 },
+       xaxis: { title: { text: `${mx.name} (${mx.objective})` } }, yaxis: { title: { text: `${my.name} (${my.objective})` } } },
+  plotConfig);
+  const limits = (metrics || []).filter((m) => m.threshold !== null && m.threshold !== undefined)
+    .map((m) => `${m.name} ${m.objective === "minimize" ? "≤" : "≥"} ${m.threshold}`);
+  $("pareto-note").textContent = `${front.length} trials on the frontier of ${done.length - infeasible.length} feasible `
+    + `(${infeasible.length} infeasible)` + (limits.length ? `; feasible: ${limits.join(", ")}` : "") + ".";
+}
+
 function renderImportance(importance) {
   $("importance-method").textContent = `How: ${importance.method}.`;
   const values = importance.values;
@@ -308,7 +352,11 @@ function renderTroubles(rows) {
 
 function columns() {
   const labels = (dash.last ? dash.last.axes : []).map((a) => a.label);
-  return [["tid", (r) => r.tid], ["state", (r) => r.state], ["loss", (r) => r.loss],
+  // A multimetric search: each declared metric's value and the constraint status after the loss.
+  const metrics = (dash.last && dash.last.metrics) || [];
+  const metricColumns = metrics.length ? [...metrics.map((m) => [m.name, (r) => (r.metrics ? r.metrics[m.name] : null)]),
+    ["constraints", (r) => r.constraints]] : [];
+  return [["tid", (r) => r.tid], ["state", (r) => r.state], ["loss", (r) => r.loss], ...metricColumns,
     ...labels.map((l) => [l, (r) => r.params[l]]),
     ["owner", (r) => r.owner], ["attempt", (r) => r.attempt], ["finished", (r) => r.refreshed], ["error", (r) => r.error]];
 }
@@ -333,8 +381,10 @@ function renderTable() {
   const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
   dash.page = Math.min(dash.page, pages - 1);
   const shown = rows.slice(dash.page * PAGE_SIZE, (dash.page + 1) * PAGE_SIZE);
+  const cellClass = (name, r) => (name === "error" ? ' class="err"'
+    : name === "constraints" && r.constraints ? ` class="${r.feasible ? "feasible" : "infeasible"}"` : "");
   $("trials").tBodies[0].innerHTML = shown.map((r) => `<tr data-tid="${r.tid}">${cols.map(([name, get]) =>
-    `<td${name === "error" ? ' class="err"' : ""}>${esc(name === "finished" ? when(get(r)) : fmt(get(r)))}</td>`).join("")}</tr>`).join("");
+    `<td${cellClass(name, r)}>${esc(name === "finished" ? when(get(r)) : fmt(get(r)))}</td>`).join("")}</tr>`).join("");
   $("table-count").textContent = `${rows.length} of ${dash.trials.size} trials`;
   $("page").textContent = `page ${dash.page + 1} of ${pages}`;
 }
