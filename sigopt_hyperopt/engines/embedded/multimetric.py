@@ -31,8 +31,6 @@ from libsigopt.aux.constant import (
     DEFAULT_USE_SPE_BEYOND_THIS_MANY_DIMENSIONS,
     PARALLEL_CONSTANT_LIAR,
 )
-from libsigopt.views.rest.gp_hyper_opt_multimetric import GpHyperOptMultimetricView
-from libsigopt.views.rest.gp_next_points_categorical import GpNextPointsCategorical
 from libsigopt.views.rest.search_next_points import SearchNextPoints
 from libsigopt.views.rest.spe_next_points import SPENextPoints
 from libsigopt.views.rest.spe_search_next_points import SPESearchNextPoints
@@ -40,6 +38,10 @@ from sigoptlite.models import LocalObservation
 from sigoptlite.sources import BaseOptimizationSource, GPSource
 
 from ...space import Assignments
+from .acquisition import BatchedGpNextPoints
+from .map_fit import MapHyperparameterFit, WarmMapHyperparameterFit
+from .model import anchor_count
+from .options import DEFAULT_OPTIONS
 from .random_state import isolated_numpy_random
 
 logger = logging.getLogger(__name__)
@@ -66,24 +68,37 @@ class MultimetricModel:
         self.fits_computed = 0
 
     def hyperparameters(self, source: GPSource, observations: Sequence[LocalObservation]) -> list[dict]:
-        """One hyperparameter dict per metric, fitted on all ``observations`` (sorted oldest first)."""
+        """One hyperparameter dict per metric, fitted on all ``observations`` (sorted oldest first).
+
+        The single-metric engine's MAP fit, per metric, on a pure schedule: at multiples of
+        ``ANCHOR_EVERY`` observations a full fit (the prior's starts), in between one fast descent from
+        that anchor's fit; the anchor depends only on the oldest observations, so a restarted driver
+        recomputes at most one anchor and gets the same hyperparameters.
+        """
         experiment = source.experiment
         key = _digest(experiment, observations)
         fitted = self._fits.get(key)
         if fitted is not None:
             self._fits.move_to_end(key)
             return fitted
+        anchor = anchor_count(len(observations))
+        start = self.hyperparameters(source, observations[:anchor]) if anchor else None
         self.fits_computed += 1
+        first = [dict(entry) for entry in start] if start is not None else source.get_default_hyperparameters(experiment)
+        for entry in first:
+            entry["tikhonov"] = None
         view_input = {
             "domain_info": source.form_domain_info(experiment),
-            "model_info": source.form_gp_model_info(observations, source.get_default_hyperparameters(experiment)),
+            "model_info": source.form_gp_model_info(observations, first),
             "points_sampled": source.make_points_sampled(experiment, observations),
             "tag": {},
             "metrics_info": source.form_metrics_info(experiment),
             "task_options": [],
+            "engine_options": DEFAULT_OPTIONS,
         }
+        view = WarmMapHyperparameterFit if start is not None else MapHyperparameterFit
         with isolated_numpy_random(int(key[:8], 16)):
-            fitted = source.call_libsigopt_views(GpHyperOptMultimetricView, view_input)["hyperparameter_dict"]
+            fitted = source.call_libsigopt_views(view, view_input)["hyperparameter_dict"]
         self._fits[key] = fitted
         while len(self._fits) > self._entries:
             self._fits.popitem(last=False)
@@ -110,7 +125,7 @@ class MultimetricModel:
         if spe:
             view = SPESearchNextPoints if modelled.is_search else SPENextPoints
         else:
-            view = SearchNextPoints if modelled.is_search else GpNextPointsCategorical
+            view = SearchNextPoints if modelled.is_search else BatchedGpNextPoints
             view_input["model_info"] = source.form_gp_model_info(observations, self.hyperparameters(source, observations))
             view_input["parallelism"] = PARALLEL_CONSTANT_LIAR
         response = source.call_libsigopt_views(view, view_input)
