@@ -159,13 +159,14 @@ def test_model_phase_points_on_random_spaces_are_in_hyperopt_support(space):
 def test_warm_refits_are_a_pure_schedule_a_restarted_driver_gets_the_same_points():
     observations = branin_observations(30)
     running = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
-    for count in range(12, 31):  # each count between anchors starts from the anchor's fit
+    for count in range(12, 31):  # each count between anchors chains from the anchor's fit
         running.sync(observations[:count])
         last = running.suggest(2, [observations[0].assignments], seed=count)
     restarted = EmbeddedEngine.for_space(translate(BRANIN_SPACE))
     restarted.sync(observations)
     assert restarted.suggest(2, [observations[0].assignments], seed=30) == last
-    assert restarted._hyperparameters.fits_computed == 2  # the anchor at 24, then 30 from it
+    # The anchor at 24, then the chain 25..30 (each warm refit starts from the previous count's fit).
+    assert restarted._hyperparameters.fits_computed == 7
 
 
 def test_every_ingredient_can_be_switched_off_and_each_changes_the_answer_deterministically():
