@@ -46,6 +46,26 @@ def load(directory: Path) -> Runs:
     return runs
 
 
+def with_budget(runs: Runs, directory: Path, at: int) -> Runs:
+    """The runs, with ``sigopt``'s replaced by searches of exactly ``at`` evaluations where they are stored.
+
+    ``sigopt`` passes max_evals to SigOpt as the observation budget, and SigOpt plans its multimetric
+    phases over it (each metric alone first, then their combinations): the first 40 evaluations of a
+    100-evaluation search are not a 40-evaluation search.  Such searches are kept in
+    ``DIRECTORY/sigopt-AT/`` and, when present, stand for ``sigopt`` in the tables at that count.
+    """
+    budget = load(Path(directory) / f"sigopt-{at}")
+    if not budget:
+        return runs
+    replaced: Runs = defaultdict(lambda: defaultdict(dict))
+    for problem, by_algorithm in runs.items():
+        for algorithm, seeds in by_algorithm.items():
+            replaced[problem][algorithm] = seeds
+        if budget.get(problem, {}).get("sigopt"):
+            replaced[problem]["sigopt"] = budget[problem]["sigopt"]
+    return replaced
+
+
 def hypervolume_at(problem: str, record: dict, at: int) -> float | None:
     evaluations = record["evaluations"]
     if len(evaluations) < at:
@@ -278,10 +298,21 @@ def section(directory: Path) -> str:
                      + "; ".join(f"{problem}: " + ", ".join(f"{LABELS[c]} ({n})" for c, n in cut)
                                  for problem, cut in short) + ".")
     counts = [c for c in COUNTS if c <= longest]
+    budgets = [at for at in counts if (Path(directory) / f"sigopt-{at}").is_dir()]
+    if budgets:
+        parts.append("`sigopt` passes max_evals to SigOpt as the observation budget, and SigOpt plans its "
+                     "multimetric phases over it (each metric alone first, then their combinations), so the "
+                     "first evaluations of a longer search are not a shorter search. After "
+                     + ", ".join(str(at) for at in budgets) + " evaluations the `sigopt` column is a search of "
+                     "exactly that length (stored in " + ", ".join(f"`sigopt-{at}/`" for at in budgets)
+                     + " beside the runs); the peers' columns are prefixes of their longest runs.")
     for at in counts:
-        parts += [f"### Median hypervolume after {at} evaluations", hypervolume_table(runs, at, columns)]
+        counted = with_budget(runs, directory, at)
+        note = (" (`sigopt`: searches of exactly this many evaluations, see below)"
+                if counted is not runs else "")
+        parts += [f"### Median hypervolume after {at} evaluations{note}", hypervolume_table(counted, at, columns)]
         if "sigopt" in columns:
-            table, tally = paired_table(runs, at, columns)
+            table, tally = paired_table(counted, at, columns)
             if not any(sum(t.values()) for t in tally.values()):
                 parts.append(f"(`sigopt` has no run of {at} evaluations to compare seed by seed.)")
                 continue
@@ -292,7 +323,7 @@ def section(directory: Path) -> str:
     if any(MULTIMETRIC[p].constrained for p in runs):
         for at in counts:
             parts += [f"### Constraints: feasible share and best feasible values after {at} evaluations",
-                      feasible_table(runs, columns, at)]
+                      feasible_table(with_budget(runs, directory, at), columns, at)]
     parts += ["### The columns' own seconds per evaluation (wall time less the objective's; median over seeds)",
               time_table(runs, columns)]
     name = plot_fronts(runs, columns)
