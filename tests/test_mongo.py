@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hyperopt import fmin, hp
-from hyperopt.base import JOB_STATE_DONE, JOB_STATE_NEW, JOB_STATE_RUNNING
+from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_NEW, JOB_STATE_RUNNING
 
 from sigopt_hyperopt import sigopt_suggest
 from sigopt_hyperopt.mongo import DatabaseError, MongoJobs, MongoTrials
@@ -173,6 +173,45 @@ def test_concurrent_workers_never_reserve_the_same_job(mongo_db):
     assert sum(1 for tids_of_one in taken.values() if tids_of_one) > 1
     owners = {d["tid"]: d["owner"] for d in trials.handle.jobs.find({"exp_key": "race"})}
     assert all(owners[tid] == name for name, mine in taken.items() for tid in mine)
+
+
+def test_a_queued_job_is_either_cancelled_or_taken_by_a_worker_never_both(mongo_db):
+    """A driver cancelling its queued jobs (Ctrl-C) while workers take them: each job ends one way.
+
+    On FerretDB an update conditioned on the job being NEW is not atomic, and before cancellations
+    were claims a job could be taken and cancelled at once (about one in seven here): the worker ran
+    it while the driver, reading it as cancelled, deleted its suggestion.
+    """
+    trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="cancel-race")
+    clashes = []
+    for round_ in range(20):
+        tids = queue_placeholder_jobs(trials, 4)
+        taken: dict[int, str] = {}
+        start = threading.Barrier(3)
+
+        def reserve_all(name: str) -> None:
+            jobs = MongoJobs.new_from_connection_str(f"mongo://{mongo_db}/jobs")
+            start.wait()
+            while (job := jobs.reserve(name, exp_key="cancel-race")) is not None:
+                taken[job["tid"]] = name
+
+        threads = [threading.Thread(target=reserve_all, args=(f"worker-{i}-{round_}",)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        cancelled = trials.cancel_queued()
+        for thread in threads:
+            thread.join(timeout=60)
+        docs = {d["tid"]: d for d in trials.handle.jobs.find({"exp_key": "cancel-race", "tid": {"$in": tids}})}
+        for tid in tids:
+            state, owner = docs[tid]["state"], docs[tid].get("owner")
+            if tid in taken and (state, owner) != (JOB_STATE_RUNNING, taken[tid]):
+                clashes.append(f"job {tid} taken by {taken[tid]} but {state} owned by {owner}")
+            if tid not in taken and state != JOB_STATE_CANCEL:
+                clashes.append(f"job {tid} neither taken nor cancelled ({state})")
+        assert cancelled == sum(1 for tid in tids if tid not in taken)
+    assert clashes == []
+    assert MongoJobs.new_from_connection_str(f"mongo://{mongo_db}/jobs").reserve("late", exp_key="cancel-race") is None
 
 
 def test_four_workers_and_a_queue_sized_to_them(mongo_db):

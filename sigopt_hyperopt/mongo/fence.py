@@ -64,7 +64,7 @@ import pymongo.errors
 from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_NEW
 
 from ..errors import SearchBusyError
-from .jobs import CLAIMS_COLLECTION
+from .jobs import CANCELLER, CLAIMS_COLLECTION
 from .outages import OUTAGE_TOLERANCE_S, insert_ignoring_duplicates, survives_outages
 
 if TYPE_CHECKING:
@@ -93,9 +93,17 @@ def permit_id(key: str, generation: int, n: int) -> str:
 
 
 def cancel_queued_jobs(jobs: "MongoJobs", queued: list[tuple[Any, int]]) -> int:
-    """Cancel these (job, attempt)s if still queued as that attempt; returns how many were cancelled."""
+    """Cancel these (job, attempt)s if still queued as that attempt; returns how many were cancelled.
+
+    Each attempt is claimed first, as a worker claims the attempt it runs: an attempt a worker claimed
+    is left to it (it runs), and no worker can take one claimed here.  A cancellation that only updated
+    the NEW job would, on FerretDB 1.x, race a worker's update of the same job and both could win:
+    the job then ran while the driver, reading it as cancelled, deleted its suggestion.
+    """
     cancelled = 0
     for job_id, attempt in queued:
+        if not jobs.claim(job_id, attempt, CANCELLER):
+            continue  # a worker took it
         done = jobs.jobs.update_one({"_id": job_id, "state": JOB_STATE_NEW, "attempt": attempt or {"$in": [0, None]}},
                                     {"$set": {"state": JOB_STATE_CANCEL}, "$inc": {"version": 1}})
         jobs.queue.delete_many({"job": job_id})

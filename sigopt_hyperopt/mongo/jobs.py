@@ -60,6 +60,9 @@ RECOVERIES_COLLECTION = "job_recoveries"
 requeues that attempt.  Workers that notice a dead worker's job at the same moment would otherwise
 all requeue it: on FerretDB 1.x an ``update_one`` is not atomic, so each of them saw its write win."""
 
+CANCELLER = "<cancelled by the driver>"
+"""The owner of the claims a driver inserts to cancel queued attempts (no worker id looks like it)."""
+
 QUEUE_COLLECTION = "job_queue"
 """One entry per queued job (``_id`` = ``<job id>/<attempt>``, the id of the claim that takes it),
 written with the job and removed when a worker takes it: workers find work here, not in the jobs."""
@@ -317,7 +320,7 @@ class MongoJobs(mongoexp.MongoJobs):
         random.shuffle(rest)  # the oldest first; if taken, not everyone's second choice too
         for entry in candidates[:1] + rest:
             job_id, attempt = entry["job"], _attempt_of(entry["_id"])
-            if not self._claim(job_id, attempt, host_id):
+            if not self.claim(job_id, attempt, host_id):
                 continue
             insert_ignoring_duplicates(self.running, [{"_id": entry["_id"], "job": job_id, "owner": host_id,
                                                        "exp_key": entry.get("exp_key"), "at": self.now()}])
@@ -356,8 +359,13 @@ class MongoJobs(mongoexp.MongoJobs):
         self._next_legacy_look = now + LEGACY_LOOK_S
         return True
 
-    def _claim(self, job_id: Any, attempt: int, host_id: Any) -> bool:
-        """True if this owner holds (job, attempt): it inserted the claim now, or in a retried call."""
+    def claim(self, job_id: Any, attempt: int, host_id: Any) -> bool:
+        """True if this owner holds (job, attempt): it inserted the claim now, or in a retried call.
+
+        The one way to own an attempt, for a worker that runs it and for a driver that cancels it
+        (:data:`CANCELLER`): the unique insert is atomic where an update conditioned on the job's state
+        is not (FerretDB 1.x), so a job is never both cancelled and run.
+        """
         key = queue_key(job_id, attempt)
         try:
             self.db[CLAIMS_COLLECTION].insert_one({"_id": key, "job": job_id, "owner": host_id, "at": self.now()})
