@@ -78,8 +78,8 @@ def constrained_quadratic(params: dict) -> dict:
 
 
 def two_metrics_nan_far_out(params: dict) -> dict:
-    """:func:`two_metrics`, with a NaN score beyond x = 0.7 (stored through the non-finite encoding)."""
+    """:func:`two_metrics`, with a NaN score beyond x = 0.5 (stored through the non-finite encoding)."""
     result = two_metrics(params)
-    if params["x"] > 0.7:
+    if params["x"] > 0.5:
         result["metrics"]["score"] = float("nan")
     return result

@@ -16,6 +16,8 @@ from sigopt_hyperopt import (LinearConstraint, Metric, SearchMismatchError, best
                              sigopt_suggest)
 from sigopt_hyperopt.engines.base import Observation
 from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+from sigopt_hyperopt.engines.embedded.model import FIT_SUBSET_MAX
+from sigopt_hyperopt.engines.embedded.multimetric import _fit_subset
 from sigopt_hyperopt.session import _sessions, forget_sessions
 from sigopt_hyperopt.space import translate
 from sigopt_hyperopt.space_summary import SPACE_KEY, decode_summary
@@ -71,6 +73,35 @@ def test_the_embedded_multimetric_engine_is_deterministic_pending_aware_and_leav
     assert (np.random.get_state()[1] == before).all()
     assert first == suggestions() and len(first) == 3
     assert len({tuple(sorted(a.items())) for a in first + pending}) == 4
+
+
+def test_a_long_searchs_fit_is_bounded_spaced_and_the_same_after_a_restart():
+    """Beyond 40 observations each metric's fit uses at most FIT_SUBSET_MAX of them and is redone only
+    where the fitted count grows (a fit on all of them grows with their cube: 39 s at 550)."""
+    space = translate(SPACE)
+    rng = np.random.default_rng(4)
+    observations = []
+    for key in range(211):
+        x, y = rng.random(2)
+        observations.append(Observation(key=key, assignments={"x": x, "y": y}, value=None,
+                                        metric_values=two_metrics({"x": x, "y": y})["metrics"]))
+
+    def engine_at(count):
+        engine = EmbeddedEngine.for_space(space, observation_budget=400, metrics=PAIR)
+        engine.sync(observations[:count])
+        return engine
+
+    engine = engine_at(200)
+    first = [s.assignments for s in engine.suggest(2, [], seed=1)]
+    model = engine._multimetric
+    assert 1 <= model.fits_computed <= 2  # the refit point's fit (and, at most, nothing else)
+    assert len(_fit_subset(engine._observations)) == FIT_SUBSET_MAX
+    fits = model.fits_computed
+    for count in (201, 207, 211):  # the same refit point (170 of the oldest): no new fit
+        engine.sync(observations[:count])
+        engine.suggest(1, [], seed=2)
+    assert model.fits_computed == fits
+    assert [s.assignments for s in engine_at(200).suggest(2, [], seed=1)] == first  # a restart: the same points
 
 
 def test_a_constrained_single_metric_search_returns_a_feasible_best():
@@ -178,7 +209,7 @@ def test_a_mongo_search_with_a_real_worker_process(mongo_db):
         docs = trials.all_trial_docs()
         assert len(docs) == 8 and all(d["owner"] for d in docs)  # evaluated by the worker process
         assert all(d["result"]["loss"] == d["result"]["metrics"]["near_origin"] for d in docs)  # filled there
-        far = sorted(d["tid"] for d in docs if d["misc"]["vals"]["x"][0] > 0.7)
+        far = sorted(d["tid"] for d in docs if d["misc"]["vals"]["x"][0] > 0.5)
         assert far and all(math.isnan(d["result"]["metrics"]["score"]) for d in docs if d["tid"] in far)
         assert sorted(o.key for o in _sessions[trials].engine.observations if o.failed) == far
         viewer = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="two-metrics")  # another reader, no session
