@@ -48,7 +48,7 @@ from .acquisition import BatchedGpNextPoints
 from .initial_design import design_points, design_seed, first_point
 from .model import HyperparameterCache, modelled_points
 from .multimetric import MultimetricModel
-from .options import DEFAULT_OPTIONS, EngineOptions
+from .options import DEFAULT_OPTIONS, INITIALIZATION_CAP, EngineOptions
 from .random_state import isolated_numpy_random
 
 logger = logging.getLogger(__name__)
@@ -190,8 +190,13 @@ class EmbeddedEngine(Engine):
         return valid < self._initialization_size()
 
     def _initialization_size(self) -> int:
-        """Successful first points before the model takes over (SigOpt's broker: twice the dimension, at least 4, plus one)."""
-        return max(2 * self._experiment.dimension, 4) + 1
+        """Successful first points before the model takes over (SigOpt's broker: twice the dimension,
+        at least 4, plus one; shorter with ``lean_initialization`` or ``capped_initialization``)."""
+        dimension = self._experiment.dimension
+        if self.options.lean_initialization:
+            return max(dimension + 1, 5)
+        broker = max(2 * dimension, 4) + 1
+        return min(broker, INITIALIZATION_CAP) if self.options.capped_initialization else broker
 
     def _uses_spe(self) -> bool:
         return (

@@ -36,6 +36,7 @@ recomputed from the trials, so it is never stored.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -53,7 +54,7 @@ from sigoptlite.models import LocalObservation
 from sigoptlite.sources import GPSource
 
 from .map_fit import MapHyperparameterFit, WarmMapHyperparameterFit
-from .options import DEFAULT_OPTIONS, EngineOptions
+from .options import DEFAULT_OPTIONS, FIT_NEUTRAL_OPTIONS, EngineOptions
 from .output_warping import fit_warp
 from .random_state import isolated_numpy_random
 
@@ -129,12 +130,20 @@ def fit_subset(observations: Sequence[LocalObservation], experiment: Any) -> lis
     return [oldest[i] for i in sorted(chosen)]
 
 
+def fit_relevant_repr(options: EngineOptions) -> str:
+    """``repr(options)`` without the fit-neutral fields (for the defaults, exactly the repr the
+    options had before those fields existed)."""
+    kept = [f"{f.name}={getattr(options, f.name)!r}" for f in dataclasses.fields(options)
+            if f.name not in FIT_NEUTRAL_OPTIONS]
+    return f"{type(options).__name__}({', '.join(kept)})"
+
+
 def fingerprint(experiment: Any, observations: Sequence[LocalObservation],
                 options: EngineOptions = DEFAULT_OPTIONS) -> str:
     """A digest of the space, the options and exactly the fitted data (points, values, noise, failures)."""
     digest = hashlib.sha256()
     digest.update(json.dumps([repr(p) for p in experiment.parameters]).encode())  # frozen dataclasses
-    digest.update(repr(options).encode())
+    digest.update(fit_relevant_repr(options).encode())
     if observations:
         points = GPSource.make_points_sampled(experiment, observations)
         for array in (points.points, points.values, points.value_vars, points.failures):

@@ -52,6 +52,23 @@ class EngineOptions:
     """Between anchor counts, refit the hyperparameters from the last anchor's fit with few restarts
     instead of libsigopt's ten random ones (a pure schedule: anchors depend only on the oldest
     observations)."""
+    capped_initialization: bool = False
+    """The random first phase is SigOpt's broker's length (twice the dimension, plus one) but at most
+    :data:`INITIALIZATION_CAP` points: in 8 or 9 dimensions the broker's rule spends 17 or 19 of a
+    40-evaluation budget on random points."""
+    lean_initialization: bool = False
+    """The random first phase is the dimension plus one points (at least five); shorter than
+    ``capped_initialization`` wherever the two differ."""
+
+
+INITIALIZATION_CAP = 10
+"""``capped_initialization``'s longest first phase (Optuna's GPSampler starts with 10 random points)."""
+
+FIT_NEUTRAL_OPTIONS = ("capped_initialization", "lean_initialization")
+"""Options that choose which points are evaluated, never how a given set of observations is fitted:
+left out of the fit's digest (:func:`~sigopt_hyperopt.engines.embedded.model.fingerprint`), so that
+switching one compares only its effect, not also a reseeded fit.  (Older options of that kind stay in
+the digest, so that stored benchmark runs reproduce.)"""
 
 
 DEFAULT_OPTIONS = EngineOptions()
