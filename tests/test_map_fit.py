@@ -9,7 +9,7 @@ from sigoptlite.builders import LocalExperimentBuilder, LocalObservationBuilder
 from sigoptlite.sources import GPSource
 
 from sigopt_hyperopt.engines.embedded.model import HyperparameterCache
-from sigopt_hyperopt.engines.base import experiment_spec
+from sigopt_hyperopt.engines.base import Observation, experiment_spec
 from sigopt_hyperopt.engines.embedded.options import EngineOptions
 from sigopt_hyperopt.engines.embedded.map_fit import LENGTH_SCALE_UPPER, length_scale_prior_median
 from sigopt_hyperopt.space import translate
@@ -84,3 +84,47 @@ def test_a_chained_fast_fit_is_the_same_whatever_counts_were_fitted_before():
     fresh = HyperparameterCache(options=options)
     assert fresh.hyperparameters(GPSource(exp), data) == last
     assert fresh.fits_computed == 7  # the anchor at 16 and the chain 17..22, nothing older
+
+
+CATEGORICAL_SPACE = {"x": hp.uniform("x", 0, 1), "colour": hp.choice("colour", ["red", "green", "blue"]),
+                     "branch": hp.choice("branch", [{"kind": "flat", "v": hp.uniform("v", 0, 1)},
+                                                    {"kind": "bumpy", "w": hp.uniform("w", 0, 1)}])}
+
+
+def categorical_fit(options: EngineOptions) -> tuple[dict[str, list[float]], str]:
+    """Length scales (by parameter) and the fit's digest, for a function that ignores the colour."""
+    from sigopt_hyperopt.engines.embedded.engine import EmbeddedEngine
+    from sigopt_hyperopt.engines.embedded.model import categorical_parameters, fingerprint
+
+    translated = translate(CATEGORICAL_SPACE)
+    assert [c["name"] for c in translated.sigopt_conditionals] == ["branch"]
+    engine = EmbeddedEngine(experiment_spec(translated, name="t"), options=options)
+    points = engine._random_points(30)
+    engine.sync([Observation(key=key, assignments=point,
+                             value=(point["x"] - 0.3) ** 2 + (np.sin(9 * point["w"]) if "w" in point else point["v"]))
+                 for key, point in enumerate(points)])
+    source = GPSource(engine._experiment)
+    fitted = HyperparameterCache(options=options, conditionals=["branch"]).hyperparameters(source, engine._observations)[0]
+    names = [p.name for p in source.experiment.parameters]
+    prior = categorical_parameters(source.experiment, ["branch"]) if options.categorical_prior else []
+    return dict(zip(names, fitted["length_scales"])), fingerprint(source.experiment, engine._observations, options, prior)
+
+
+def test_a_categorical_the_function_ignores_is_modelled_as_alike_but_a_conditionals_branches_are_not():
+    with_prior, digest_with = categorical_fit(EngineOptions())
+    without, digest_without = categorical_fit(EngineOptions(categorical_prior=False))
+    assert max(without["colour"]) <= 1.01 and max(without["branch"]) <= 1.01  # libsigopt's cap
+    assert min(with_prior["colour"]) > 2.0  # the colours are alike: long one-hot length scales
+    assert max(with_prior["branch"]) <= 1.01  # the branches are different functions: libsigopt's bounds
+    assert digest_with != digest_without
+
+
+def test_the_categorical_prior_changes_nothing_on_a_space_without_categoricals():
+    from sigopt_hyperopt.engines.embedded.model import fingerprint
+
+    exp = experiment()
+    data, _ = observations(exp, 20, 0.0)
+    on, off = EngineOptions(), EngineOptions(categorical_prior=False)
+    assert fingerprint(exp, data, on) == fingerprint(exp, data, off)
+    assert (HyperparameterCache(options=on).hyperparameters(GPSource(exp), data)
+            == HyperparameterCache(options=off).hyperparameters(GPSource(exp), data))

@@ -97,7 +97,8 @@ class EmbeddedEngine(Engine):
         self._known: tuple[Observation, ...] = ()
         self._observations: list[LocalObservation] = []
         self._cache: dict[tuple, LocalObservation] = {}
-        self._hyperparameters = HyperparameterCache(options=self.options)
+        self._hyperparameters = HyperparameterCache(
+            options=self.options, conditionals=[c["name"] for c in spec.get("conditionals") or []])
 
     @classmethod
     def for_space(

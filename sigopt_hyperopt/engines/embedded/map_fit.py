@@ -29,6 +29,7 @@ Every draw comes from numpy's global generator, which the caller seeds from the 
 from __future__ import annotations
 
 import math
+from typing import Collection
 
 import numpy as np
 from scipy.optimize import minimize
@@ -69,7 +70,8 @@ def length_scale_prior_median(dimension: int) -> float:
 class _Layout:
     """Where each hyperparameter sits in libsigopt's vector [alpha, one-hot length scales..., noise]."""
 
-    def __init__(self, view, historical: HistoricalData, use_noise: bool, wide_prior: bool = False) -> None:
+    def __init__(self, view, historical: HistoricalData, use_noise: bool, wide_prior: bool = False,
+                 categorical_prior: Collection[int] = ()) -> None:
         self.wide_prior = wide_prior
         domain = form_one_hot_hyperparameter_domain(
             view.domain, historical, use_noise,
@@ -81,7 +83,11 @@ class _Layout:
         index = 1
         for mapping in view.domain.one_hot_to_categorical_mapping:
             if mapping["var_type"] == CATEGORICAL_EXPERIMENT_PARAMETER_NAME:
-                index += len(mapping["input_ind_value_map"])
+                for _ in mapping["input_ind_value_map"]:
+                    if mapping["output_ind"] in categorical_prior:  # a one-hot coordinate spans 1; categories may be alike
+                        self.widths[index] = 1.0
+                        upper[index] = LENGTH_SCALE_UPPER
+                    index += 1
                 continue
             bounds = view.domain.domain_components[mapping["output_ind"]]["elements"]
             self.widths[index] = bounds[-1] - bounds[0]
@@ -163,7 +169,8 @@ class MapHyperparameterFit(GpHyperOptMultimetricView):
             mean_poly_indices=self.polynomial_indices, use_auto_noise=use_noise, log_domain=True,
         )
         options = self.params.get("engine_options")
-        layout = _Layout(self, historical, use_noise, wide_prior=bool(options and options.wide_prior))
+        layout = _Layout(self, historical, use_noise, wide_prior=bool(options and options.wide_prior),
+                         categorical_prior=set(self.params.get("categorical_prior_parameters") or ()))
         given = np.clip(likelihood.hyperparameters, layout.log_lower, layout.log_upper)
         fast = bool(options and options.fast_fit)
         starts = [given] if fast and self.random_starts == 0 else [given, layout.log_median]

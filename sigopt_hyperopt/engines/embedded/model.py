@@ -42,11 +42,11 @@ import json
 import logging
 import math
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 from libsigopt.aux.adapter_info_containers import PointsContainer
-from libsigopt.aux.constant import MINIMUM_VALUE_VAR
+from libsigopt.aux.constant import CATEGORICAL_EXPERIMENT_PARAMETER_NAME, MINIMUM_VALUE_VAR
 from libsigopt.compute.optimization import SLSQPOptimizer
 from libsigopt.compute.optimization_auxiliary import OptimizerInfo, SLSQPParameters
 from libsigopt.views.rest.gp_hyper_opt_multimetric import GpHyperOptMultimetricView
@@ -54,7 +54,7 @@ from sigoptlite.models import LocalObservation
 from sigoptlite.sources import GPSource
 
 from .map_fit import MapHyperparameterFit, WarmMapHyperparameterFit
-from .options import DEFAULT_OPTIONS, FIT_NEUTRAL_OPTIONS, EngineOptions
+from .options import DEFAULT_OPTIONS, OUT_OF_THE_FIT_DIGEST, EngineOptions
 from .output_warping import fit_warp
 from .random_state import isolated_numpy_random
 
@@ -130,20 +130,30 @@ def fit_subset(observations: Sequence[LocalObservation], experiment: Any) -> lis
     return [oldest[i] for i in sorted(chosen)]
 
 
+def categorical_parameters(experiment: Any, conditionals: Collection[str]) -> list[int]:
+    """Indices of the modelled experiment's categorical parameters that are the space's own (not a
+    conditional, which sigoptlite models as a categorical: its branches are different functions)."""
+    return [i for i, p in enumerate(experiment.parameters)
+            if p.type == CATEGORICAL_EXPERIMENT_PARAMETER_NAME and p.name not in conditionals]
+
+
 def fit_relevant_repr(options: EngineOptions) -> str:
-    """``repr(options)`` without the fit-neutral fields (for the defaults, exactly the repr the
-    options had before those fields existed)."""
+    """``repr(options)`` without the fields :data:`~.options.OUT_OF_THE_FIT_DIGEST` names (for the
+    defaults, exactly the repr the options had before those fields existed)."""
     kept = [f"{f.name}={getattr(options, f.name)!r}" for f in dataclasses.fields(options)
-            if f.name not in FIT_NEUTRAL_OPTIONS]
+            if f.name not in OUT_OF_THE_FIT_DIGEST]
     return f"{type(options).__name__}({', '.join(kept)})"
 
 
 def fingerprint(experiment: Any, observations: Sequence[LocalObservation],
-                options: EngineOptions = DEFAULT_OPTIONS) -> str:
-    """A digest of the space, the options and exactly the fitted data (points, values, noise, failures)."""
+                options: EngineOptions = DEFAULT_OPTIONS, prior_parameters: Sequence[int] = ()) -> str:
+    """A digest of the space, the options, the parameters given the categorical prior (if any) and
+    exactly the fitted data (points, values, noise, failures)."""
     digest = hashlib.sha256()
     digest.update(json.dumps([repr(p) for p in experiment.parameters]).encode())  # frozen dataclasses
     digest.update(fit_relevant_repr(options).encode())
+    if prior_parameters:
+        digest.update(json.dumps({"categorical_prior": list(prior_parameters)}).encode())
     if observations:
         points = GPSource.make_points_sampled(experiment, observations)
         for array in (points.points, points.values, points.value_vars, points.failures):
@@ -211,9 +221,12 @@ def rescale_to(hyperparameters: list[dict], fitted_range: float, current_range: 
 class HyperparameterCache:
     """Hyperparameters in force for a list of observations, fitted once per refit point."""
 
-    def __init__(self, entries: int = CACHE_ENTRIES, options: EngineOptions = DEFAULT_OPTIONS) -> None:
+    def __init__(self, entries: int = CACHE_ENTRIES, options: EngineOptions = DEFAULT_OPTIONS,
+                 conditionals: Collection[str] = ()) -> None:
         self._entries = entries
         self.options = options
+        self._conditionals = frozenset(conditionals)
+        """Names of the space's conditionals (libsigopt models each as a categorical parameter)."""
         self._fits: OrderedDict[str, list[dict]] = OrderedDict()
         self.fits_computed = 0
         """How many fits this cache ran (a miss each); read by tests and benchmarks."""
@@ -229,7 +242,7 @@ class HyperparameterCache:
                           _value_range(experiment, observations, self.options))
 
     def _cached_fit(self, source: GPSource, subset: list[LocalObservation]) -> list[dict]:
-        key = fingerprint(source.experiment, subset, self.options)
+        key = fingerprint(source.experiment, subset, self.options, self._prior_parameters(source.experiment))
         fitted = self._fits.get(key)
         if fitted is None:
             start = None
@@ -250,6 +263,10 @@ class HyperparameterCache:
         else:
             self._fits.move_to_end(key)
         return fitted
+
+    def _prior_parameters(self, experiment: Any) -> list[int]:
+        """The parameters whose one-hot length scales get the categorical prior (none without the option)."""
+        return categorical_parameters(experiment, self._conditionals) if self.options.categorical_prior else []
 
     def _fit(self, source: GPSource, subset: list[LocalObservation], key: str,
              start: list[dict] | None = None) -> list[dict]:
@@ -281,6 +298,7 @@ class HyperparameterCache:
             "metrics_info": source.form_metrics_info(experiment),
             "task_options": [t.cost for t in experiment.tasks],
             "engine_options": self.options,
+            "categorical_prior_parameters": self._prior_parameters(experiment),
         }
         if self.options.map_fit:
             view = WarmMapHyperparameterFit if start is not None else MapHyperparameterFit

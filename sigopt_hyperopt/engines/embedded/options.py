@@ -52,6 +52,13 @@ class EngineOptions:
     """Between anchor counts, refit the hyperparameters from the last anchor's fit with few restarts
     instead of libsigopt's ten random ones (a pure schedule: anchors depend only on the oldest
     observations)."""
+    categorical_prior: bool = True
+    """With ``map_fit``: the one-hot length scales of the space's categorical parameters get the
+    numeric ones' prior (centred on a coordinate's span) and may grow to ``LENGTH_SCALE_UPPER``, so
+    categories that behave alike can be modelled as alike (libsigopt caps them at 1.01, which keeps
+    any two categories far apart; GPSampler puts its one prior on every parameter).  A conditional's
+    branches, which sigoptlite models as a categorical too, keep libsigopt's bounds: they are
+    different functions."""
     capped_initialization: bool = False
     """The random first phase is SigOpt's broker's length (twice the dimension, plus one) but at most
     :data:`INITIALIZATION_CAP` points: in 8 or 9 dimensions the broker's rule spends 17 or 19 of a
@@ -64,11 +71,13 @@ class EngineOptions:
 INITIALIZATION_CAP = 10
 """``capped_initialization``'s longest first phase (Optuna's GPSampler starts with 10 random points)."""
 
-FIT_NEUTRAL_OPTIONS = ("capped_initialization", "lean_initialization")
-"""Options that choose which points are evaluated, never how a given set of observations is fitted:
-left out of the fit's digest (:func:`~sigopt_hyperopt.engines.embedded.model.fingerprint`), so that
-switching one compares only its effect, not also a reseeded fit.  (Older options of that kind stay in
-the digest, so that stored benchmark runs reproduce.)"""
+OUT_OF_THE_FIT_DIGEST = ("capped_initialization", "lean_initialization", "categorical_prior")
+"""Options left out of the fit's digest (:func:`~sigopt_hyperopt.engines.embedded.model.fingerprint`),
+which seeds the fit's random starts: the first two choose which points are evaluated, never how a set
+of observations is fitted; ``categorical_prior`` enters it as the parameters it puts its prior on, so
+on a space without categoricals the fit is exactly the one without it.  Switching one compares only
+its effect, not also reseeded starts.  (Older options stay in the digest, so that stored benchmark
+runs reproduce.)"""
 
 
 DEFAULT_OPTIONS = EngineOptions()
