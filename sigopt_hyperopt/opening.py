@@ -71,7 +71,7 @@ def open_engine(
     wanted = options.experiment_id or (record.experiment_id if on_server else None)
     if wanted is not None:
         remote, experiment = RemoteEngine.attach(connection, wanted, ledger, search_id, policy=options.retry)
-        check_experiment_matches(space, experiment, options.metrics)
+        check_experiment_matches(space, experiment, options.metrics, options.linear_constraints)
         remote.reconcile()
         bandwidth = options.parallel_bandwidth or remote.parallel_bandwidth or default_bandwidth()
         if bandwidth != remote.parallel_bandwidth:

@@ -100,6 +100,31 @@ def test_linear_constraints_reach_the_experiment_and_hold(server):
     assert all(o["assignments"]["x"] + o["assignments"]["y"] <= 0.8 + 1e-9 for o in experiment.observations)
 
 
+def test_attaching_with_other_linear_constraints_is_refused_with_each_difference(server):
+    from sigopt_hyperopt import LinearConstraint
+
+    declared = LinearConstraint({"x": 1, "y": 1}, threshold=0.8)
+    trials = Trials()
+    fmin(lambda p: (p["x"] - 1) ** 2, SPACE, algo=partial(sigopt_suggest, retry=FAST_RETRIES), max_evals=6,
+         trials=trials, linear_constraints=[declared], show_progressbar=False)
+    experiment_id = TrialsLedger(trials).load().experiment_id
+
+    def attach(constraints):
+        forget_sessions()
+        return fmin(lambda p: (p["x"] - 1) ** 2, SPACE,
+                    algo=partial(sigopt_suggest, retry=FAST_RETRIES, experiment_id=experiment_id), max_evals=2,
+                    trials=Trials(), linear_constraints=constraints, show_progressbar=False)
+
+    with pytest.raises(SearchMismatchError) as refused:
+        attach([LinearConstraint({"x": 1, "y": 1}, threshold=0.9)])
+    assert "linear constraint 1*x + 1*y <= 0.9 is declared but not in the experiment" in str(refused.value)
+    assert "linear constraint 1*x + 1*y <= 0.8 is in the experiment but not declared" in str(refused.value)
+    with pytest.raises(SearchMismatchError, match=r"1\*x \+ 1\*y <= 0\.8 is in the experiment but not declared"):
+        attach(None)
+    attach([LinearConstraint({"y": 1.0, "x": 1.0}, threshold=0.8)])  # the same constraint, terms in another order
+    assert len(server.experiments[experiment_id].observations) == 8
+
+
 def test_report_finished_reports_the_last_multimetric_trials_of_hyperopts_fmin(server):
     import hyperopt
 

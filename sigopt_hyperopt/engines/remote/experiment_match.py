@@ -16,16 +16,19 @@ from ...space import FINGERPRINT_VERSION, TranslatedSpace
 from ..base import METRIC_NAME
 
 
-def check_experiment_matches(space: TranslatedSpace, experiment: Any, metrics: Sequence[Any] = ()) -> None:
+def check_experiment_matches(space: TranslatedSpace, experiment: Any, metrics: Sequence[Any] = (),
+                             linear_constraints: Sequence[Any] = ()) -> None:
     """Raise :class:`SearchMismatchError` with a readable diff when ``experiment`` does not fit ``space``
-    (and the declared ``metrics``: the single ``loss`` when none are declared)."""
-    differences = experiment_differences(space, experiment) + metric_differences(metrics, experiment)
+    (and the declared ``metrics``: the single ``loss`` when none are declared; and the declared
+    ``linear_constraints``: a point the search would think allowed may be one SigOpt never suggests)."""
+    differences = (experiment_differences(space, experiment) + metric_differences(metrics, experiment)
+                   + constraint_differences(linear_constraints, experiment))
     if differences:
         lines = "\n".join(f"  - {d}" for d in differences)
         raise SearchMismatchError(
             f"SigOpt experiment {experiment.id} does not match the search space:\n{lines}\n"
-            "Attach to an experiment created for this space and these metrics, or drop experiment_id= to create one "
-            "(a changed metric declaration needs a new search: a new Trials object or exp_key)."
+            "Attach to an experiment created for this space, these metrics and these linear constraints, or drop "
+            "experiment_id= to create one (a changed declaration needs a new search: a new Trials object or exp_key)."
         )
 
 
@@ -72,6 +75,32 @@ def metric_differences(metrics: Sequence[Any], experiment: Any) -> list[str]:
         if (a is None) != (b is None) or (a is not None and not _close([a], [b])):
             differences.append(f"metric {name!r}: threshold {a} declared, {b} in the experiment")
     return differences
+
+
+def constraint_differences(linear_constraints: Sequence[Any], experiment: Any) -> list[str]:
+    """The declared linear constraints missing from the experiment, and the experiment's not declared."""
+    ours = [_constraint_key(c.as_dict()) for c in linear_constraints]
+    theirs = [_constraint_key(_as_dict(c)) for c in (getattr(experiment, "linear_constraints", None) or [])]
+    differences = [f"linear constraint {_show_constraint(c)} is declared but not in the experiment"
+                   for c in ours if not any(_same_constraint(c, t) for t in theirs)]
+    differences += [f"linear constraint {_show_constraint(c)} is in the experiment but not declared"
+                    for c in theirs if not any(_same_constraint(c, o) for o in ours)]
+    return differences
+
+
+def _constraint_key(body: dict[str, Any]) -> tuple[str, float, tuple[tuple[str, float], ...]]:
+    terms = tuple(sorted((str(t["name"]), float(t["weight"])) for t in body.get("terms") or []))
+    return (str(body.get("type")), float(body.get("threshold")), terms)
+
+
+def _same_constraint(a: tuple, b: tuple) -> bool:
+    return (a[0] == b[0] and [n for n, _ in a[2]] == [n for n, _ in b[2]]
+            and _close([a[1], *(w for _, w in a[2])], [b[1], *(w for _, w in b[2])]))
+
+
+def _show_constraint(key: tuple[str, float, tuple[tuple[str, float], ...]]) -> str:
+    kind, threshold, terms = key
+    return f"{' + '.join(f'{w:g}*{n}' for n, w in terms)} {'<=' if kind == 'less_than' else '>='} {threshold:g}"
 
 
 def _parameter_differences(name: str, ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
