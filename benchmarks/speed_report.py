@@ -204,7 +204,7 @@ shares rather than the seconds):
 - **Whole searches** are dominated by the refits of the first observations (refitted at every one,
   where the hyperparameters still move a lot): 2.0 of 3.1 s in a profiled 40-evaluation Branin search
   when reuse started at 20 observations. The whole-search rows above were measured then. Reuse now
-  starts at 40 (the Hartmann6 quality fix, see the issue-10 quality section), so every call of a
+  starts at 40 (the Hartmann6 quality fix, section *Engine speed: search quality before and after*), so every call of a
   40-evaluation search refits: re-measured after that change, interleaved before/after in one run (3
   seeds, the same sequential 40-evaluation `fmin`, BLAS on one thread, the machine busy with a CI
   run), branin 0.721 → 0.141 s per evaluation (5×), hartmann6 0.627 → 0.245 (2.6×). The per-call rows

@@ -1,4 +1,4 @@
-"""What keeps the cost per trial flat as a search grows (issue 9), checked by what the code does,
+"""What keeps the cost per trial flat as a search grows, checked by what the code does,
 not by timing it: which queries the driver sends, how often a worker unpickles the domain, and who
 may drive a search.  Real worker processes and a real FerretDB (or MONGO_URL)."""
 
