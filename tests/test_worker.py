@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -17,7 +19,7 @@ from sigopt_hyperopt.mongo import MongoTrials
 
 from .objectives import kills_its_worker, one_second_quadratic, runs_until_released, three_second_quadratic
 from .test_cli import run_cli
-from .test_mongo import queue_placeholder_jobs, start_workers
+from .test_mongo import ROOT, queue_placeholder_jobs, start_workers
 
 SPACE = {"x": hp.uniform("x", -1, 1)}
 
@@ -101,6 +103,50 @@ def test_sigterm_hands_the_running_job_back_and_another_worker_finishes_it(mongo
         assert trials.handle.jobs.find_one({"_id": job["_id"]})["state"] == JOB_STATE_DONE
     finally:
         stop_all([first, *later])
+
+
+SIGNAL_BEFORE_THE_JOB_STARTS = """
+import os, signal, sys
+from sigopt_hyperopt.cli import main
+from sigopt_hyperopt.mongo.worker import Worker
+
+run_job = Worker._run_job
+
+def stopped_just_before(self, job):
+    os.kill(os.getpid(), signal.SIGTERM)  # after the loop's last look at the stop flag, before the job runs
+    return run_job(self, job)
+
+Worker._run_job = stopped_just_before
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_stop_that_lands_while_a_job_is_being_reserved_still_hands_it_back_in_the_grace_period(mongo_db, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SIGOPT_API_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", SIGNAL_BEFORE_THE_JOB_STARTS, "worker", f"--mongo={mongo_db}", "--poll-interval=0.2",
+         "--reserve-timeout=15", f"--workdir={tmp_path}", "--grace-period=0.5"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    release = tmp_path / "release"
+    later = []
+    try:
+        trials = MongoTrials(f"mongo://{mongo_db}/jobs", exp_key="stop-while-reserving")
+        thread, outcome = fmin_in_background(trials, runs_until_released, 1, 1,
+                                             space={**SPACE, "release": str(release)})
+        # Without the grace period the job would run until released (two minutes at most).
+        assert worker.wait(timeout=30) == 0
+        [job] = list(trials.handle.jobs.find({"exp_key": "stop-while-reserving"}))
+        assert job["state"] == JOB_STATE_NEW and job["owner"] is None
+        assert "handed back" in worker.stdout.read()
+        release.touch()
+        later = start_workers(mongo_db, 1)
+        thread.join(timeout=60)
+        assert not thread.is_alive() and "error" not in outcome, outcome
+    finally:
+        release.touch()
+        stop_all([worker, *later])
 
 
 def test_a_running_job_heartbeats(mongo_db):

@@ -93,6 +93,7 @@ class Worker:
         self._next_requeue_scan = 0.0
         self._next_announcement = 0.0
         self._signal_when_empty: int | None = None
+        self._handlers_installed = False
         self._next_full_look = 0.0
         self._start_directory = os.getcwd()
         self._domains: dict[tuple[Any, str], tuple[Any, Any]] = {}
@@ -219,6 +220,10 @@ class Worker:
         ctrl = mongoexp.MongoCtrl(trials=trials, current_trial=job, read_only=False)
         heartbeat = _Heartbeat(self, job)
         self._evaluating = True
+        if self._stopping.is_set():
+            # The stop came after the loop's last look and before this job was marked as evaluating:
+            # the signal handler armed no grace period, so arm it here, or the job runs to its end.
+            self._arm_grace_period()
         try:
             try:
                 # Loading the domain fails when the objective's module is missing here: that is the
@@ -307,7 +312,7 @@ class Worker:
             logger.info("signal %d: taking no new job%s", signum,
                         f"; finishing the current one within {self.options.grace_period:.0f} s" if self._evaluating else "")
             if self._evaluating:
-                signal.alarm(max(1, int(round(self.options.grace_period))))
+                self._arm_grace_period()
 
         def grace_over(_signum: int, _frame: Any) -> None:
             if self._evaluating:
@@ -316,6 +321,12 @@ class Worker:
         for signum in self._stop_signals:
             signal.signal(signum, stop)
         signal.signal(signal.SIGALRM, grace_over)
+        self._handlers_installed = True
+
+    def _arm_grace_period(self) -> None:
+        """Hand the running job back when the grace period is over (SIGALRM; only where the handlers are ours)."""
+        if self._handlers_installed:
+            signal.alarm(max(1, int(round(self.options.grace_period))))
 
 
 def _remove_if_empty(directory: str) -> None:
