@@ -59,8 +59,12 @@ BASELINE_BATCH = 5
 
 
 def algorithm_name(name: str) -> str:
-    """An algorithm column: one of ALGORITHMS, or ``sigopt:+a,-b`` (the engine with options a on, b off)."""
-    if name in ALGORITHMS or name.startswith("sigopt:"):
+    """An algorithm column: one of ALGORITHMS, ``sigopt:+a,-b`` (the engine with options a on, b off), either
+    of those with ``@probe`` (a measurement of :mod:`benchmarks.engine_probes`)."""
+    from .engine_probes import split
+
+    base, _ = split(name)
+    if base in ALGORITHMS or base.startswith("sigopt:"):
         return name
     raise argparse.ArgumentTypeError(f"unknown algorithm {name!r}; known: {', '.join(ALGORITHMS)}, sigopt:+NAME,-NAME")
 
@@ -110,6 +114,9 @@ def run_hyperopt(problem: Problem, algorithm: str, recorder: Recorder, evals: in
 
     from sigopt_hyperopt import sigopt_suggest
 
+    from .engine_probes import applied, split
+
+    algorithm, probe = split(algorithm)
     if algorithm.startswith("sigopt"):
         from .ablation import engine_options
 
@@ -119,8 +126,9 @@ def run_hyperopt(problem: Problem, algorithm: str, recorder: Recorder, evals: in
             engine.options = engine_options(algorithm)
         algorithm = "sigopt"
     algo = {"sigopt": sigopt_suggest, "tpe": tpe.suggest, "rand": rand.suggest}[algorithm]
-    fmin(lambda params: recorder(problem.from_hyperopt(params)), problem.hyperopt_space(), algo=algo,
-         max_evals=evals, trials=Trials(), rstate=np.random.default_rng(recorder.seed), show_progressbar=False)
+    with applied(probe):
+        fmin(lambda params: recorder(problem.from_hyperopt(params)), problem.hyperopt_space(), algo=algo,
+             max_evals=evals, trials=Trials(), rstate=np.random.default_rng(recorder.seed), show_progressbar=False)
 
 
 def run_optuna(problem: Problem, algorithm: str, recorder: Recorder, evals: int) -> None:

@@ -32,7 +32,7 @@ PEERS = ("optuna_gp", "rand")
 TITLE = "Embedded engine: variants on the suite's problems"
 
 
-def section(results: Path, columns: list[str], reference: str, chosen: str, at: int, command: str,
+def section(results: Path, columns: list[str], reference: str, chosen: list[str], at: int, command: str,
             title: str = TITLE) -> str:
     parts = [f"## {title}",
              f"Command: `{command}`. Machine: {machine()}. Written {datetime.date.today().isoformat()}; the 2 cores "
@@ -47,7 +47,7 @@ def section(results: Path, columns: list[str], reference: str, chosen: str, at: 
             continue
         table, _ = regret_table(runs, at, columns)
         parts += [f"### {suite}: median regret at {at} evaluations", table]
-        for ours, against in ((chosen, reference), (chosen, "optuna_gp")):
+        for ours, against in [pair for one in chosen for pair in ((one, reference), (one, "optuna_gp"))]:
             if ours == against or against not in columns:
                 continue
             table, tally = paired_table(runs, at, against, ours=ours)
@@ -64,7 +64,8 @@ def main() -> None:
     parser.add_argument("--columns", nargs="+", type=algorithm_name, required=True,
                         help="engine variants (sigopt, sigopt:+NAME,-NAME) and peers, in table order")
     parser.add_argument("--reference", type=algorithm_name, required=True, help="the engine as it was")
-    parser.add_argument("--chosen", type=algorithm_name, default="sigopt", help="the variant the defaults become")
+    parser.add_argument("--chosen", type=algorithm_name, nargs="+", default=["sigopt"],
+                        help="the variants compared seed by seed with the reference and GPSampler")
     parser.add_argument("--problems", nargs="+", required=True, choices=sorted(PROBLEMS))
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--evals", type=int, default=40)
@@ -75,7 +76,7 @@ def main() -> None:
                         help="the section of docs/benchmarks.md to write (one per run kept)")
     parser.add_argument("--title", default=TITLE, help="the section's heading")
     args = parser.parse_args()
-    columns = list(dict.fromkeys([*args.columns, args.reference, args.chosen, *PEERS]))
+    columns = list(dict.fromkeys([*args.columns, args.reference, *args.chosen, *PEERS]))
     if not args.report_only:
         from multiprocessing import Pool
 
@@ -89,7 +90,7 @@ def main() -> None:
                 if failure:
                     print("failed:", failure)
     command = ("uv run --group bench --group peers python -m benchmarks.variants --columns " + " ".join(args.columns)
-               + f" --reference {args.reference} --chosen {args.chosen} --problems " + " ".join(args.problems)
+               + f" --reference {args.reference} --chosen " + " ".join(args.chosen) + " --problems " + " ".join(args.problems)
                + f" --seeds {args.seeds} --evals {args.evals}")
     if args.results != RESULTS:
         command += f" --results {args.results.as_posix()}"
