@@ -21,7 +21,8 @@ This module keeps libsigopt's model and its log marginal likelihood (value and g
 - **bounds** libsigopt's below, wider above (length scales up to ``LENGTH_SCALE_UPPER`` widths, noise
   down to ``NOISE_LOWER`` of the variance);
 - **L-BFGS-B in log parameters** from the given hyperparameters (the last anchor's, or libsigopt's
-  defaults), the prior's median and a few draws from the prior.
+  defaults) and, unless ``fast_fit`` makes it a single run, the prior's median; with ``prior_draws``
+  (off, except in the multimetric fits) also from a few draws from the prior.
 
 Every draw comes from numpy's global generator, which the caller seeds from the fitted data.
 """
@@ -53,7 +54,8 @@ NOISE_PRIOR_RATE = 30.0
 NOISE_PRIOR_SHAPE = 1.1
 """Gamma(shape, rate) on noise variance / values' variance: about flat below 1 %, small above 10 %."""
 RANDOM_STARTS = 4
-"""Starts drawn from the prior in a full fit, besides the given hyperparameters and the prior's median."""
+"""With ``prior_draws``: starts drawn from the prior in a full fit, besides the given hyperparameters and
+the prior's median."""
 MAX_ITERATIONS = 200
 FAST_FTOL = 1e-6
 FAST_GTOL = 1e-3
@@ -173,8 +175,9 @@ class MapHyperparameterFit(GpHyperOptMultimetricView):
                          categorical_prior=set(self.params.get("categorical_prior_parameters") or ()))
         given = np.clip(likelihood.hyperparameters, layout.log_lower, layout.log_upper)
         fast = bool(options and options.fast_fit)
-        starts = [given] if fast and self.random_starts == 0 else [given, layout.log_median]
-        starts += [layout.draw() for _ in range(self.random_starts)]
+        draws = self.random_starts if options is None or options.prior_draws else 0
+        starts = [given] if fast and draws == 0 else [given, layout.log_median]
+        starts += [layout.draw() for _ in range(draws)]
         objective = _negative_log_posterior(likelihood, layout)
         bounds = list(zip(layout.log_lower, layout.log_upper))
         best_theta, best_value = given, objective(given)[0]

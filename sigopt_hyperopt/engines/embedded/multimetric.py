@@ -24,6 +24,7 @@ Output warping is single-metric only and is not used here.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -50,6 +51,9 @@ from .map_fit import MapHyperparameterFit, WarmMapHyperparameterFit
 from .model import FIT_SUBSET_MAX, REFIT_EVERY_UP_TO, anchor_count, fitted_count, rescale_to
 from .options import DEFAULT_OPTIONS
 from .random_state import isolated_numpy_random
+
+METRIC_FIT_OPTIONS = dataclasses.replace(DEFAULT_OPTIONS, prior_draws=True)
+"""Each metric's fit keeps the prior's draws as starts: the multimetric benchmark measured them."""
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +137,7 @@ class MultimetricModel:
             "tag": {},
             "metrics_info": source.form_metrics_info(experiment),
             "task_options": [],
-            "engine_options": DEFAULT_OPTIONS,
+            "engine_options": METRIC_FIT_OPTIONS,
         }
         view = WarmMapHyperparameterFit if start is not None else MapHyperparameterFit
         with isolated_numpy_random(int(key[:8], 16)):
