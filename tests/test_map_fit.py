@@ -128,3 +128,28 @@ def test_the_categorical_prior_changes_nothing_on_a_space_without_categoricals()
     assert fingerprint(exp, data, on) == fingerprint(exp, data, off)
     assert (HyperparameterCache(options=on).hyperparameters(GPSource(exp), data)
             == HyperparameterCache(options=off).hyperparameters(GPSource(exp), data))
+
+
+@pytest.mark.parametrize("prior_draws, runs", [(False, 1), (True, 6)])
+def test_a_full_fit_starts_once_from_the_defaults_unless_the_prior_draws_are_asked_for(monkeypatch, prior_draws, runs):
+    """One L-BFGS-B run from libsigopt's defaults is the measured default; ``prior_draws`` brings back
+    the prior's median and its four draws (what the multimetric fits keep)."""
+    from sigopt_hyperopt.engines.embedded import map_fit
+
+    starts = []
+    real_minimize = map_fit.minimize
+
+    def counted(objective, start, **kwargs):
+        starts.append(np.array(start))
+        return real_minimize(objective, start, **kwargs)
+
+    monkeypatch.setattr(map_fit, "minimize", counted)
+    fit(EngineOptions(prior_draws=prior_draws, warm_fit=False), noise_sd=0.0, count=12)
+    assert len(starts) == runs
+    assert len({s.tobytes() for s in starts}) == runs  # distinct starts, not one start repeated
+
+
+def test_the_multimetric_fits_keep_the_prior_draws():
+    from sigopt_hyperopt.engines.embedded.multimetric import METRIC_FIT_OPTIONS
+
+    assert METRIC_FIT_OPTIONS.prior_draws and not EngineOptions().prior_draws
